@@ -1,0 +1,339 @@
+"""``config.toml`` parsed once at the edge into frozen dataclasses, validated with precise messages.
+
+Every error names the key path, the bad value and what is allowed, e.g.
+``functions.hello.memory = 64: must be an integer from 128 to 10240``. Paths in the file are
+relative to the file itself.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from faas.exceptions import ConfigError
+
+__all__ = [
+    "Config",
+    "ServerConfig",
+    "ExecutorConfig",
+    "FunctionConfig",
+    "RouteConfig",
+    "load_config",
+    "parse_config",
+]
+
+FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+ROUTE_SEGMENT_PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}$")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
+AUTH_MODES = ("none", "api_key")
+# Paths the platform itself serves; user routes may not shadow them.
+RESERVED_PREFIXES = ("/2015-03-31/", "/healthz", "/admin", "/metrics")
+# Variables the platform sets for every worker; a function may not override them.
+RESERVED_ENV = frozenset(
+    {
+        "_HANDLER",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+        "TMPDIR",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path
+    functions_dir: Path
+    max_body_bytes: int = 6 * 1024 * 1024
+    region: str = "us-east-1"
+    account_id: str = "000000000000"
+    access_log: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutorConfig:
+    max_workers: int = 64
+    idle_timeout: float = 600.0
+    queue_wait_ms: int = 1000
+    preload: tuple[str, ...] = ()
+    log_cap_bytes: int = 256 * 1024
+    max_processes: int = 1024
+    max_open_files: int = 1024
+    max_file_bytes: int = 512 * 1024 * 1024
+    user: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FunctionConfig:
+    name: str
+    handler: str
+    memory: int = 128
+    timeout: float = 3.0
+    concurrency: int = 10
+    environment: Mapping[str, str] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteConfig:
+    method: str
+    path: str
+    function: str
+    auth: str = "none"
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    path: Path
+    server: ServerConfig
+    executor: ExecutorConfig
+    functions: Mapping[str, FunctionConfig]
+    routes: tuple[RouteConfig, ...]
+
+
+# --- reading helpers ---------------------------------------------------------------------------
+
+
+class _Table:
+    """A TOML table read key by key; whatever is left unread at the end is an unknown key."""
+
+    def __init__(self, data: Any, where: str) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where}: must be a table, got {_show(data)}")
+        self.data = dict(data)
+        self.where = where
+
+    def key(self, name: str) -> str:
+        return f"{self.where}.{name}" if self.where else name
+
+    def _take(self, name: str, default: Any) -> Any:
+        return self.data.pop(name, default)
+
+    def string(self, name: str, default: str | None = None, *, required: bool = False) -> str:
+        if required and name not in self.data:
+            raise ConfigError(f"{self.key(name)}: missing, a string is required")
+        value = self._take(name, default)
+        if not isinstance(value, str):
+            raise ConfigError(f"{self.key(name)} = {_show(value)}: must be a string")
+        return value
+
+    def choice(self, name: str, options: tuple[str, ...], default: str) -> str:
+        value = self.string(name, default)
+        if value not in options:
+            allowed = ", ".join(repr(o) for o in options)
+            raise ConfigError(f"{self.key(name)} = {_show(value)}: must be one of {allowed}")
+        return value
+
+    def integer(self, name: str, default: int, lo: int, hi: int) -> int:
+        value = self._take(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise ConfigError(f"{self.key(name)} = {_show(value)}: must be an integer from {lo} to {hi}")
+        return value
+
+    def number(self, name: str, default: float, lo: float, hi: float) -> float:
+        value = self._take(name, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+            raise ConfigError(f"{self.key(name)} = {_show(value)}: must be a number from {lo:g} to {hi:g}")
+        return float(value)
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self._take(name, default)
+        if not isinstance(value, bool):
+            raise ConfigError(f"{self.key(name)} = {_show(value)}: must be true or false")
+        return value
+
+    def strings(self, name: str) -> tuple[str, ...]:
+        value = self._take(name, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{self.key(name)} = {_show(value)}: must be a list of strings")
+        return tuple(value)
+
+    def table(self, name: str) -> "_Table":
+        return _Table(self._take(name, {}), self.key(name))
+
+    def done(self) -> None:
+        if self.data:
+            name = sorted(self.data)[0]
+            raise ConfigError(f"{self.key(name)}: unknown key")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list" if value else "[]"
+    return repr(value)
+
+
+# --- sections ----------------------------------------------------------------------------------
+
+
+def _server(t: _Table, base: Path) -> ServerConfig:
+    server = ServerConfig(
+        host=t.string("host", "127.0.0.1"),
+        port=t.integer("port", 8080, 0, 65535),
+        data_dir=(base / t.string("data_dir", "data")).resolve(),
+        functions_dir=(base / t.string("functions_dir", "functions")).resolve(),
+        max_body_bytes=t.integer("max_body_bytes", 6 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+        region=t.string("region", "us-east-1"),
+        account_id=t.string("account_id", "000000000000"),
+        access_log=t.boolean("access_log", False),
+    )
+    if not re.fullmatch(r"\d{12}", server.account_id):
+        raise ConfigError(f'server.account_id = "{server.account_id}": must be 12 digits')
+    t.done()
+    return server
+
+
+def _executor(t: _Table) -> ExecutorConfig:
+    user = t.string("user", "")
+    executor = ExecutorConfig(
+        max_workers=t.integer("max_workers", 64, 1, 10000),
+        idle_timeout=t.number("idle_timeout", 600.0, 1, 86400),
+        queue_wait_ms=t.integer("queue_wait_ms", 1000, 0, 900_000),
+        preload=t.strings("preload"),
+        log_cap_bytes=t.integer("log_cap_bytes", 256 * 1024, 1024, 64 * 1024 * 1024),
+        max_processes=t.integer("max_processes", 1024, 1, 1_000_000),
+        max_open_files=t.integer("max_open_files", 1024, 16, 1_000_000),
+        max_file_bytes=t.integer("max_file_bytes", 512 * 1024 * 1024, 1024, 1 << 50),
+        user=user or None,
+    )
+    t.done()
+    return executor
+
+
+def _function(name: str, t: _Table) -> FunctionConfig:
+    if not FUNCTION_NAME.match(name):
+        raise ConfigError(f'functions."{name}": a function name must be 1-64 letters, digits, "-" or "_"')
+    handler = t.string("handler", required=True)
+    if not HANDLER.match(handler):
+        raise ConfigError(
+            f'{t.key("handler")} = "{handler}": must be module.attribute, e.g. "hello.handler" for '
+            f"functions/hello.py or \"pkg.app.handler\" for functions/pkg/app.py"
+        )
+    env_table = t.table("environment")
+    environment: dict[str, str] = {}
+    for var, value in env_table.data.items():
+        if not ENV_NAME.match(var):
+            raise ConfigError(f"{env_table.key(var)}: not a valid environment variable name")
+        if var in RESERVED_ENV:
+            raise ConfigError(f"{env_table.key(var)}: reserved, the platform sets it")
+        if not isinstance(value, str):
+            raise ConfigError(f"{env_table.key(var)} = {_show(value)}: must be a string")
+        environment[var] = value
+    function = FunctionConfig(
+        name=name,
+        handler=handler,
+        memory=t.integer("memory", 128, 128, 10240),
+        timeout=t.number("timeout", 3.0, 1, 900),
+        concurrency=t.integer("concurrency", 10, 1, 10000),
+        environment=environment,
+        description=t.string("description", ""),
+    )
+    t.done()
+    return function
+
+
+def _route(i: int, data: Any, functions: Mapping[str, FunctionConfig]) -> RouteConfig:
+    t = _Table(data, f"routes[{i}]")
+    method = t.string("method", "ANY").upper()
+    if method not in METHODS:
+        raise ConfigError(f'{t.key("method")} = "{method}": must be one of {", ".join(METHODS)}')
+    path = t.string("path", required=True)
+    _check_route_path(t.key("path"), path)
+    function = t.string("function", required=True)
+    if function not in functions:
+        known = ", ".join(sorted(functions)) or "none are configured"
+        raise ConfigError(f'{t.key("function")} = "{function}": no such function (known: {known})')
+    route = RouteConfig(method=method, path=path, function=function, auth=t.choice("auth", AUTH_MODES, "none"))
+    t.done()
+    return route
+
+
+def _check_route_path(key: str, path: str) -> None:
+    if not path.startswith("/"):
+        raise ConfigError(f'{key} = "{path}": must start with "/"')
+    for prefix in RESERVED_PREFIXES:
+        if path == prefix.rstrip("/") or path.startswith(prefix):
+            raise ConfigError(f'{key} = "{path}": {prefix} is reserved for the platform')
+    segments = path.strip("/").split("/") if path != "/" else []
+    seen: set[str] = set()
+    for i, segment in enumerate(segments):
+        if "{" in segment or "}" in segment:
+            m = ROUTE_SEGMENT_PARAM.match(segment)
+            if not m:
+                raise ConfigError(f'{key} = "{path}": "{segment}" must be a whole segment like {{id}} or {{proxy+}}')
+            if m.group(2) and i != len(segments) - 1:
+                raise ConfigError(f'{key} = "{path}": a greedy {{{m.group(1)}+}} must be the last segment')
+            if m.group(1) in seen:
+                raise ConfigError(f'{key} = "{path}": parameter {{{m.group(1)}}} appears twice')
+            seen.add(m.group(1))
+        elif segment == "" and path != "/":
+            raise ConfigError(f'{key} = "{path}": empty path segment')
+
+
+# --- entry points ------------------------------------------------------------------------------
+
+
+def parse_config(data: Mapping[str, Any], path: Path) -> Config:
+    """Validate an already-parsed TOML document; ``path`` anchors relative paths."""
+    root = _Table(data, "")
+    base = path.parent
+    server = _server(root.table("server"), base)
+    executor = _executor(root.table("executor"))
+    functions_table = root.table("functions")
+    functions = {name: _function(name, _Table(body, f"functions.{name}")) for name, body in functions_table.data.items()}
+    routes_raw = root._take("routes", [])
+    if not isinstance(routes_raw, list):
+        raise ConfigError("routes: must be an array of tables ([[routes]])")
+    routes = tuple(_route(i, r, functions) for i, r in enumerate(routes_raw))
+    seen: dict[str, int] = {}
+    for i, route in enumerate(routes):
+        if route.route_key in seen:
+            raise ConfigError(f'routes[{i}]: "{route.route_key}" is already routed by routes[{seen[route.route_key]}]')
+        seen[route.route_key] = i
+    root.done()
+    return Config(path=path, server=server, executor=executor, functions=functions, routes=routes)
+
+
+def load_config(path: Path | str) -> Config:
+    """Read and validate ``config.toml``; raise ``ConfigError`` naming the first problem."""
+    path = Path(path).resolve()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    try:
+        return parse_config(data, path)
+    except ConfigError as exc:
+        raise ConfigError(f"{path.name}: {exc}") from None

@@ -1,0 +1,1 @@
+"""The worker pool, the zygote and the worker runtime."""

@@ -1,0 +1,317 @@
+"""The worker runtime: what runs inside a worker process, between the gateway and the handler.
+
+It plays the part of the AWS Lambda Python runtime interface client: import the handler once (the
+init phase), then serve one invocation at a time over the wire protocol. Standard library only.
+
+Output: file descriptors 1 and 2 point at one append-only log file, so ``print``, ``logging``, C
+extensions and child processes all land in the call's log, and the gateway can still read what a
+killed worker wrote. After each call the worker reads the file and truncates it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import decimal
+import importlib
+import inspect
+import io
+import json
+import logging
+import os
+import resource
+import socket
+import sys
+import time
+import traceback
+from typing import Any, Callable
+
+from faas.executor import protocol
+from faas.executor.worker_context import LambdaContext
+
+Handler = Callable[[Any, LambdaContext], Any]
+
+
+class CappedOutput(io.TextIOBase):
+    """A text stream over fd 1 that stops writing once a call has written ``cap`` bytes."""
+
+    def __init__(self, fd: int, cap: int) -> None:
+        super().__init__()
+        self._fd = fd
+        self._cap = cap
+        self.written = 0
+        self.truncated = False
+
+    def write(self, s: str) -> int:  # type: ignore[override]
+        data = s.encode("utf-8", "replace")
+        room = self._cap - self.written
+        if room <= 0:
+            self.truncated = True
+            return len(s)
+        if len(data) > room:
+            data = data[:room]
+            self.truncated = True
+        view = memoryview(data)
+        while view:
+            n = os.write(self._fd, view)
+            view = view[n:]
+        self.written += len(data)
+        return len(s)
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def isatty(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    @property
+    def buffer(self) -> "_BinaryView":
+        return _BinaryView(self)
+
+
+class _BinaryView:
+    """``sys.stdout.buffer`` for code that writes bytes."""
+
+    def __init__(self, text: CappedOutput) -> None:
+        self._text = text
+
+    def write(self, data: bytes) -> int:
+        self._text.write(bytes(data).decode("utf-8", "replace"))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+class _RequestIdFilter(logging.Filter):
+    request_id = ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.aws_request_id = _RequestIdFilter.request_id
+        return True
+
+
+class _LambdaFormatter(logging.Formatter):
+    converter = time.gmtime
+
+    def __init__(self) -> None:
+        super().__init__(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+
+
+def _decimal_default(o: object) -> object:
+    if isinstance(o, decimal.Decimal):
+        return float(o)
+    raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
+
+
+def error_body(error_type: str, message: str, request_id: str | None, stack: list[str]) -> bytes:
+    body: dict[str, Any] = {"errorMessage": message, "errorType": error_type}
+    if request_id is not None:
+        body["requestId"] = request_id
+    body["stackTrace"] = stack
+    return json.dumps(body).encode()
+
+
+def _stack(exc: BaseException) -> list[str]:
+    frames = traceback.extract_tb(exc.__traceback__)
+    # Drop our own frames so the trace starts in user code, as on Lambda.
+    frames = traceback.StackSummary.from_list([f for f in frames if f.filename != __file__])
+    return traceback.format_list(frames)
+
+
+class InitError(Exception):
+    def __init__(self, error_type: str, message: str, stack: list[str]) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.stack = stack
+
+
+def load_handler(handler: str) -> Handler:
+    """Import ``module.attr`` the way the Lambda runtime does, with its error types."""
+    modname, dot, attr = handler.rpartition(".")
+    if not dot or not modname or not attr:
+        raise InitError("Runtime.MalformedHandlerName", f"Bad handler '{handler}': not enough values to unpack", [])
+    try:
+        if modname.split(".")[0] in sys.builtin_module_names:
+            raise InitError(
+                "Runtime.BuiltInModuleConflict",
+                f"Cannot use built-in module {modname} as a handler module",
+                [],
+            )
+        module = importlib.import_module(modname.replace("/", "."))
+    except ImportError as exc:
+        raise InitError("Runtime.ImportModuleError", f"Unable to import module '{modname}': {exc}", []) from exc
+    except SyntaxError as exc:
+        stack = [f'  File "{exc.filename}" Line {exc.lineno}\n    {(exc.text or "").rstrip()}\n']
+        raise InitError("Runtime.UserCodeSyntaxError", f"Syntax error in module '{modname}': {exc}", stack) from exc
+    except InitError:
+        raise
+    except Exception as exc:
+        raise InitError(type(exc).__name__, str(exc), _stack(exc)) from exc
+    fn = getattr(module, attr, None)
+    if fn is None:
+        raise InitError("Runtime.HandlerNotFound", f"Handler '{attr}' missing on module '{modname}'", [])
+    if not callable(fn):
+        raise InitError("Runtime.HandlerNotFound", f"Handler '{attr}' on module '{modname}' is not callable", [])
+    return fn  # type: ignore[no-any-return]
+
+
+class Worker:
+    """Serves invocations for one function over one socket until the socket closes."""
+
+    def __init__(self, sock: socket.socket, spec: dict[str, Any], log_fd: int) -> None:
+        self.sock = sock
+        self.rfile = sock.makefile("rb", buffering=65536)
+        self.spec = spec
+        self.log_fd = log_fd
+        self.cap = int(spec["log_cap"])
+        self.out = CappedOutput(1, self.cap)
+        self.handler: Handler | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.function_name = spec["function"]
+        self.version = spec.get("function_version", "$LATEST")
+        self.memory = str(spec["memory"])
+        self.log_group = spec["log_group"]
+        self.log_stream = spec["log_stream"]
+
+    # --- output -------------------------------------------------------------------------------
+
+    def _take_log(self) -> bytes:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        size = os.fstat(self.log_fd).st_size
+        if size == 0 and not self.out.truncated:
+            return b""
+        data = os.pread(self.log_fd, min(size, self.cap), 0) if size else b""
+        os.ftruncate(self.log_fd, 0)
+        if self.out.truncated or size > self.cap:
+            data += b"\n[faas] log output truncated: more than %d bytes in one invocation\n" % self.cap
+        self.out.written = 0
+        self.out.truncated = False
+        return data
+
+    # --- phases -------------------------------------------------------------------------------
+
+    def init(self) -> None:
+        start = time.perf_counter()
+        ok = True
+        error = b""
+        try:
+            self.handler = load_handler(self.spec["handler"])
+        except InitError as exc:
+            ok = False
+            print(f"[ERROR] {exc.error_type}: {exc.message}", file=sys.stdout)
+            error = error_body(exc.error_type, exc.message, None, exc.stack)
+        init_ms = (time.perf_counter() - start) * 1000.0
+        self.sock.sendall(protocol.encode_ready(init_ms, ok, self._take_log(), error))
+
+    def serve(self) -> None:
+        read = self.rfile.read
+        header = protocol.HEADER
+        while True:
+            head = read(protocol.HEADER_SIZE)
+            if len(head) < protocol.HEADER_SIZE:
+                return
+            length, kind = header.unpack(head)
+            payload = read(length)
+            if len(payload) < length:
+                return
+            if kind == protocol.INVOKE:
+                self.sock.sendall(self.invoke(payload))
+
+    def invoke(self, payload: bytes) -> bytes:
+        meta_raw, event_raw = protocol.decode_invoke(payload)
+        meta = json.loads(meta_raw)
+        request_id: str = meta["id"]
+        _RequestIdFilter.request_id = request_id
+        context = LambdaContext(
+            aws_request_id=request_id,
+            function_name=self.function_name,
+            function_version=self.version,
+            invoked_function_arn=meta["arn"],
+            memory_limit_in_mb=self.memory,
+            log_group_name=self.log_group,
+            log_stream_name=self.log_stream,
+            deadline_ms=int(time.time() * 1000) + meta["timeout"],
+            client_context=meta.get("cc"),
+        )
+        status = protocol.STATUS_OK
+        start = time.perf_counter()
+        try:
+            event = json.loads(event_raw) if event_raw else None
+            assert self.handler is not None
+            result = self.handler(event, context)
+            if inspect.isawaitable(result):
+                result = self._run_async(result)
+            if isinstance(result, (bytes, bytearray)):
+                body = bytes(result)
+            else:
+                try:
+                    body = json.dumps(result, default=_decimal_default).encode()
+                except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+                    status = protocol.STATUS_ERROR
+                    message = f"Unable to marshal response: {exc}"
+                    print(f"[ERROR] Runtime.MarshalError: {message}", file=sys.stdout)
+                    body = error_body("Runtime.MarshalError", message, request_id, [])
+        except SystemExit:
+            raise
+        except BaseException as exc:  # the handler's own failure, reported the Lambda way
+            status = protocol.STATUS_ERROR
+            stack = _stack(exc)
+            print(f"[ERROR] {type(exc).__name__}: {exc}\nTraceback (most recent call last):\n{''.join(stack)}", end="")
+            body = error_body(type(exc).__name__, str(exc), request_id, stack)
+        duration_ms = (time.perf_counter() - start) * 1000.0
+        max_rss = max(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        )
+        return protocol.encode_result(status, duration_ms, max_rss, self._take_log(), body)
+
+    def _run_async(self, awaitable: Any) -> Any:
+        if self.loop is None:
+            self.loop = asyncio.new_event_loop()
+        return self.loop.run_until_complete(awaitable)
+
+
+def install_output(log_fd: int, cap: int) -> CappedOutput:
+    """Point fds 1 and 2, ``sys.stdout``/``sys.stderr`` and the root logger at the log file."""
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    out = CappedOutput(1, cap)
+    sys.stdout = out
+    sys.stderr = out
+    sys.stdin = open(os.devnull)  # noqa: SIM115 - lives as long as the process
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(_LambdaFormatter())
+    handler.addFilter(_RequestIdFilter())
+    root.addHandler(handler)
+    return out
+
+
+def run(sock: socket.socket, spec: dict[str, Any], log_fd: int) -> None:
+    """Entry point in a freshly forked worker: set up output, init the handler, serve."""
+    worker = Worker(sock, spec, log_fd)
+    worker.out = install_output(log_fd, worker.cap)
+    functions_dir = spec["functions_dir"]
+    if functions_dir not in sys.path:
+        sys.path.insert(0, functions_dir)
+    worker.init()
+    if worker.handler is None:
+        return
+    worker.serve()

@@ -1,0 +1,279 @@
+"""The zygote: a single-threaded fork server that makes workers.
+
+Started once by the gateway process (``python -m faas.executor.zygote FD``), it imports the worker
+runtime and the configured ``preload`` modules, freezes the GC so forked children share those pages,
+and then forks a worker for each spawn request. It reaps its workers, cleans up after them (leftover
+processes, cgroups, temporary folder) and reports each exit with its status and the tail of its log.
+
+Messages in (JSON): ``spawn`` {id, worker, spec} with the worker's socket attached.
+Messages out: ``ready``; ``spawned`` {id, pid} or ``spawn_failed`` {id, message};
+``exit`` {worker, pid, status, signal, oom} + log tail; ``limits`` {mode}.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import gc
+import importlib
+import json
+import os
+import resource
+import selectors
+import shutil
+import signal
+import socket
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from faas.executor import protocol
+from faas.executor import worker as worker_runtime
+from faas.executor.cgroups import CgroupLimits
+
+PR_SET_PDEATHSIG = 1
+RSS_POLL_SECONDS = 0.02
+
+
+def _set_pdeathsig() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+@dataclass(slots=True)
+class Child:
+    worker: str
+    pid: int
+    dir: str
+    memory_mb: int
+    log_cap: int
+    oom: bool = False
+
+
+class Zygote:
+    def __init__(self, control: socket.socket) -> None:
+        self.control = control
+        self.children: dict[int, Child] = {}
+        self.fds: list[int] = []
+        self.reader = protocol.ControlReader()
+        self.limits = CgroupLimits.detect(os.getppid())
+        self.page_kib = os.sysconf("SC_PAGE_SIZE") // 1024
+        self.wake_r, self.wake_w = os.pipe()
+
+    def send(self, message: dict[str, Any], raw: bytes = b"") -> None:
+        self.control.sendall(protocol.encode_control(message, raw))
+
+    def run(self) -> None:
+        os.set_blocking(self.wake_w, False)
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        # The gateway handles Ctrl-C and SIGTERM and then closes our socket; we follow it.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        sel = selectors.DefaultSelector()
+        sel.register(self.control, selectors.EVENT_READ, "control")
+        sel.register(self.wake_r, selectors.EVENT_READ, "signal")
+        mode = self.limits.description if self.limits else "rss polling (no writable cgroup hierarchy)"
+        self.send({"op": "ready", "limits": mode, "pid": os.getpid()})
+        while True:
+            timeout = RSS_POLL_SECONDS if (self.limits is None and self.children) else None
+            for key, _ in sel.select(timeout):
+                if key.data == "signal":
+                    try:
+                        os.read(self.wake_r, 4096)
+                    except BlockingIOError:
+                        pass
+                elif not self._read_control():
+                    self.shutdown()
+                    return
+            self.reap()
+            if self.limits is None:
+                self.poll_rss()
+
+    def _read_control(self) -> bool:
+        try:
+            data, fds, _, _ = socket.recv_fds(self.control, 262144, 64)
+        except InterruptedError:
+            return True
+        except ConnectionResetError:
+            return False
+        if not data:
+            return False
+        self.fds.extend(fds)
+        for message, _ in self.reader.feed(data):
+            if message.get("op") == "spawn":
+                self.spawn(message, self.fds.pop(0))
+        return True
+
+    def spawn(self, message: dict[str, Any], fd: int) -> None:
+        spec: dict[str, Any] = message["spec"]
+        worker_id: str = message["worker"]
+        try:
+            os.makedirs(os.path.join(spec["dir"], "tmp"), exist_ok=True)
+            pid = os.fork()
+        except OSError as exc:
+            os.close(fd)
+            self.send({"op": "spawn_failed", "id": message["id"], "message": str(exc)})
+            return
+        if pid == 0:
+            self._child(worker_id, spec, fd)  # never returns
+        os.close(fd)
+        self.children[pid] = Child(worker_id, pid, spec["dir"], int(spec["memory"]), int(spec["log_cap"]))
+        self.send({"op": "spawned", "id": message["id"], "pid": pid})
+
+    def _child(self, worker_id: str, spec: dict[str, Any], fd: int) -> None:
+        code = 1
+        try:
+            os.setsid()
+            _set_pdeathsig()
+            signal.set_wakeup_fd(-1)
+            for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, signal.SIG_DFL)
+            self.control.close()
+            os.close(self.wake_r)
+            os.close(self.wake_w)
+            for extra in self.fds:
+                os.close(extra)
+            if self.limits is not None:
+                self.limits.enter(worker_id, int(spec["memory"]), int(spec["max_processes"]))
+            _apply_rlimits(spec)
+            os.environ.clear()
+            os.environ.update(spec["env"])
+            tmp = os.path.join(spec["dir"], "tmp")
+            log_fd = os.open(os.path.join(spec["dir"], "output.log"), os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+            os.chdir(spec["functions_dir"])
+            uid = spec.get("uid")
+            if uid is not None:
+                os.chown(spec["dir"], uid, uid)
+                os.chown(tmp, uid, uid)
+                os.setgroups([])
+                os.setgid(int(spec["gid"]))
+                os.setuid(int(uid))
+            sock = socket.socket(fileno=fd)
+            sock.setblocking(True)
+            worker_runtime.run(sock, spec, log_fd)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except BaseException:
+            try:
+                traceback.print_exc()
+                sys.stdout.flush()
+            except BaseException:
+                pass
+        os._exit(code)
+
+    def reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            child = self.children.pop(pid, None)
+            if child is not None:
+                self._finish(child, status)
+
+    def _finish(self, child: Child, status: int) -> None:
+        oom = child.oom
+        if self.limits is not None:
+            self.limits.kill_all(child.worker)
+            oom = oom or self.limits.oom_killed(child.worker)
+            self.limits.remove(child.worker)
+        else:
+            try:
+                os.killpg(child.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        tail = b""
+        try:
+            with open(os.path.join(child.dir, "output.log"), "rb") as f:
+                tail = f.read(child.log_cap)
+        except OSError:
+            pass
+        shutil.rmtree(child.dir, ignore_errors=True)
+        message = {
+            "op": "exit",
+            "worker": child.worker,
+            "pid": child.pid,
+            "status": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+            "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+            "oom": oom,
+        }
+        try:
+            self.send(message, tail)
+        except OSError:
+            pass
+
+    def poll_rss(self) -> None:
+        """Fallback memory cap without cgroups: kill a worker whose RSS passed its limit."""
+        for child in self.children.values():
+            try:
+                with open(f"/proc/{child.pid}/statm", "rb") as f:
+                    rss_kib = int(f.read().split()[1]) * self.page_kib
+            except (OSError, ValueError, IndexError):
+                continue
+            if rss_kib > child.memory_mb * 1024:
+                child.oom = True
+                try:
+                    os.killpg(child.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
+    def shutdown(self) -> None:
+        for child in list(self.children.values()):
+            try:
+                os.killpg(child.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        deadline = time.monotonic() + 5
+        while self.children and time.monotonic() < deadline:
+            try:
+                pid, status = os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+            except InterruptedError:
+                continue
+            child = self.children.pop(pid, None)
+            if child is not None:
+                self._finish(child, status)
+        if self.limits is not None:
+            self.limits.close()
+
+
+def _apply_rlimits(spec: dict[str, Any]) -> None:
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    nofile = int(spec["max_open_files"])
+    resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+    fsize = int(spec["max_file_bytes"])
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    if spec.get("uid") is not None:
+        nproc = int(spec["max_processes"])
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+
+
+def main() -> None:
+    fd = int(sys.argv[1])
+    preload = [m for m in sys.argv[2].split(",") if m] if len(sys.argv) > 2 else []
+    _set_pdeathsig()
+    control = socket.socket(fileno=fd)
+    control.setblocking(True)
+    for name in preload:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # a bad preload must not stop the platform
+            print(f"faas zygote: preload of {name!r} failed: {exc}", file=sys.stderr)
+    gc.collect()
+    gc.freeze()
+    try:
+        Zygote(control).run()
+    except OSError as exc:
+        if exc.errno not in (errno.EPIPE, errno.ECONNRESET):
+            raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""The Invoker: the one door every trigger goes through.
+
+HTTP routes, the Invoke API, WebSockets, schedules, buckets and async events all call
+``Invoker.invoke``. It takes a worker (or throttles), runs the call under its deadline, and meters
+and logs it exactly once, shielded from cancellation so a call whose client went away is billed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+import uuid
+from dataclasses import dataclass
+
+from faas import billing
+from faas.exceptions import Throttled
+from faas.executor.pool import Outcome, RunResult, WorkerPool
+from faas.logs import format_log, timeout_message
+from faas.metering import MeteringWriter
+from faas.records import Invocation, LogEntry, Status
+from faas.registry import Function, Registry
+
+RESPONSE_LIMIT = 6 * 1024 * 1024  # Lambda's synchronous response cap
+
+_STATUS = {
+    Outcome.SUCCESS: Status.SUCCESS,
+    Outcome.ERROR: Status.ERROR,
+    Outcome.TIMEOUT: Status.TIMEOUT,
+    Outcome.CRASH: Status.CRASHED,
+    Outcome.OOM: Status.OOM,
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InvokeResult:
+    """What a caller gets back: the result (or error object) bytes and the call's log."""
+
+    request_id: str
+    function: str
+    status: Status
+    body: bytes
+    log: str
+    error_type: str | None
+    duration_ms: float
+    cold: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.SUCCESS
+
+
+class Invoker:
+    def __init__(
+        self,
+        registry: Registry,
+        pool: WorkerPool,
+        metering: MeteringWriter,
+        *,
+        granularity_ms: int = 1,
+        bill_init: bool = True,
+    ) -> None:
+        self.registry = registry
+        self.pool = pool
+        self.metering = metering
+        self.granularity_ms = granularity_ms
+        self.bill_init = bill_init
+
+    async def invoke(
+        self,
+        name: str,
+        payload: bytes,
+        *,
+        trigger: str,
+        caller: str | None = None,
+        client_context: str | None = None,
+        invoked_arn: str | None = None,
+        request_id: str | None = None,
+    ) -> InvokeResult:
+        """Run ``name`` with ``payload`` (JSON bytes). Raises FunctionNotFound or Throttled."""
+        fn = self.registry.get(name)
+        rid = request_id or str(uuid.uuid4())
+        arn = invoked_arn or fn.arn
+        cc = f',"cc":{client_context}' if client_context else ""
+        meta = f'{{"id":"{rid}","arn":{json.dumps(arn)},"timeout":{int(fn.config.timeout * 1000)}{cc}}}'.encode()
+        # Shielded: if our caller is cancelled the call still finishes, frees its worker and is metered.
+        task = asyncio.get_running_loop().create_task(self._run(fn, rid, meta, payload, trigger, caller))
+        return await asyncio.shield(task)
+
+    async def _run(
+        self, fn: Function, rid: str, meta: bytes, payload: bytes, trigger: str, caller: str | None
+    ) -> InvokeResult:
+        started = time.time()
+        try:
+            result, cold = await self.pool.run(fn, rid, meta, payload)
+        except Throttled:
+            self._meter_throttled(fn, rid, trigger, caller, started)
+            raise
+        return self._finish(fn, rid, trigger, caller, started, result, cold)
+
+    def _finish(
+        self, fn: Function, rid: str, trigger: str, caller: str | None, started: float, result: RunResult, cold: bool
+    ) -> InvokeResult:
+        status = _STATUS[result.outcome]
+        body = result.body
+        duration = result.duration_ms
+        error_type = result.error_type
+        error_message: str | None = None
+        if len(body) > RESPONSE_LIMIT:
+            status, error_type = Status.ERROR, "Function.ResponseSizeTooLarge"
+            error_message = (
+                f"Response payload size ({len(body)} bytes) exceeded maximum allowed payload size "
+                f"({RESPONSE_LIMIT} bytes)."
+            )
+            body = json.dumps({"errorMessage": error_message, "errorType": error_type}).encode()
+        elif status is Status.TIMEOUT:
+            duration = fn.config.timeout * 1000.0
+            error_message = timeout_message(rid, fn.config.timeout)
+            body = json.dumps({"errorMessage": error_message, "errorType": "Sandbox.Timedout"}).encode()
+        elif status in (Status.CRASHED, Status.OOM):
+            error_message = json.loads(body)["errorMessage"]
+        billed = billing.billed_ms(duration, result.init_ms, granularity_ms=self.granularity_ms, bill_init=self.bill_init)
+        memory = fn.config.memory
+        max_used = memory if status is Status.OOM else math.ceil(result.max_memory_kib / 1024)
+        text = format_log(
+            request_id=rid, output=result.log, status=status, error_message=error_message,
+            error_type=error_type, duration_ms=duration, billed_ms=billed, memory_mb=memory,
+            max_memory_mb=max_used, init_ms=result.init_ms,
+        )
+        row = Invocation(
+            request_id=rid, function=fn.name, version=fn.version, trigger=trigger, caller=caller,
+            started_at=started, duration_ms=duration, billed_ms=billed, memory_mb=memory,
+            max_memory_mb=max_used, init_ms=result.init_ms, cold=cold, status=status.value,
+            error_type=error_type,
+        )
+        self.metering.record(row, LogEntry(request_id=rid, function=fn.name, started_at=started, text=text))
+        return InvokeResult(
+            request_id=rid, function=fn.name, status=status, body=body, log=text,
+            error_type=error_type, duration_ms=duration, cold=cold,
+        )
+
+    def _meter_throttled(self, fn: Function, rid: str, trigger: str, caller: str | None, started: float) -> None:
+        row = Invocation(
+            request_id=rid, function=fn.name, version=fn.version, trigger=trigger, caller=caller,
+            started_at=started, duration_ms=0.0, billed_ms=0, memory_mb=fn.config.memory, max_memory_mb=0,
+            init_ms=None, cold=False, status=Status.THROTTLED.value, error_type="TooManyRequestsException",
+        )
+        self.metering.record(row, None)

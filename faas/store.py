@@ -1,0 +1,194 @@
+"""The SQLite store: schema, migrations and every SQL statement the platform runs.
+
+One file in WAL mode, opened with aiosqlite so no query blocks the event loop. No module outside
+``faas/store*`` writes SQL, which keeps the door open for a PostgreSQL backend.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from faas.exceptions import StoreError
+from faas.records import Invocation, LogEntry
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS: list[str] = [
+    # 1: invocations and their logs
+    """
+    CREATE TABLE invocations (
+        request_id   TEXT PRIMARY KEY,
+        function     TEXT NOT NULL,
+        version      INTEGER NOT NULL,
+        trigger      TEXT NOT NULL,
+        caller       TEXT,
+        started_at   REAL NOT NULL,
+        duration_ms  REAL NOT NULL,
+        billed_ms    INTEGER NOT NULL,
+        memory_mb    INTEGER NOT NULL,
+        max_memory_mb INTEGER NOT NULL,
+        init_ms      REAL,
+        cold         INTEGER NOT NULL,
+        status       TEXT NOT NULL,
+        error_type   TEXT
+    );
+    CREATE INDEX invocations_function_time ON invocations (function, started_at);
+    CREATE INDEX invocations_time ON invocations (started_at);
+    CREATE TABLE logs (
+        id          INTEGER PRIMARY KEY,
+        request_id  TEXT NOT NULL,
+        function    TEXT NOT NULL,
+        started_at  REAL NOT NULL,
+        text        TEXT NOT NULL
+    );
+    CREATE INDEX logs_function_id ON logs (function, id);
+    CREATE INDEX logs_request ON logs (request_id);
+    """,
+]
+
+INVOCATION_COLUMNS = (
+    "request_id, function, version, trigger, caller, started_at, duration_ms, billed_ms, memory_mb, "
+    "max_memory_mb, init_ms, cold, status, error_type"
+)
+
+
+class SQLiteStore:
+    """Async access to the one SQLite file. Use as ``async with SQLiteStore(path) as store``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+
+    async def __aenter__(self) -> "SQLiteStore":
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = await aiosqlite.connect(self.path, isolation_level=None)
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=NORMAL")
+            await db.execute("PRAGMA busy_timeout=5000")
+            self._db = db
+            await self._migrate()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise StoreError("the store is not open")
+        return self._db
+
+    async def _migrate(self) -> None:
+        async with self.db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        current = int(row[0]) if row else 0
+        for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
+            await self.db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+            log.info("store migrated to schema %d", number)
+
+    # --- metering ---------------------------------------------------------------------------
+
+    async def write_invocations(self, rows: Sequence[Invocation], logs: Sequence[LogEntry]) -> None:
+        """Write one batch in a single transaction (all or nothing)."""
+        db = self.db
+        try:
+            await db.execute("BEGIN")
+            await db.executemany(
+                f"INSERT OR IGNORE INTO invocations ({INVOCATION_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (r.request_id, r.function, r.version, r.trigger, r.caller, r.started_at, r.duration_ms,
+                     r.billed_ms, r.memory_mb, r.max_memory_mb, r.init_ms, int(r.cold), r.status, r.error_type)
+                    for r in rows
+                ],
+            )
+            if logs:
+                await db.executemany(
+                    "INSERT INTO logs (request_id, function, started_at, text) VALUES (?,?,?,?)",
+                    [(e.request_id, e.function, e.started_at, e.text) for e in logs],
+                )
+            await db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            try:
+                await db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            raise StoreError(f"metering write failed: {exc}") from exc
+
+    async def invocations(
+        self, *, function: str | None = None, since: float | None = None, limit: int = 100
+    ) -> list[Invocation]:
+        where, args = _filters(function=function, since=since)
+        sql = f"SELECT {INVOCATION_COLUMNS} FROM invocations{where} ORDER BY started_at DESC LIMIT ?"
+        async with self.db.execute(sql, (*args, limit)) as cur:
+            rows = await cur.fetchall()
+        return [_invocation(r) for r in rows]
+
+    async def invocation(self, request_id: str) -> Invocation | None:
+        sql = f"SELECT {INVOCATION_COLUMNS} FROM invocations WHERE request_id = ?"
+        async with self.db.execute(sql, (request_id,)) as cur:
+            row = await cur.fetchone()
+        return _invocation(row) if row else None
+
+    # --- logs -------------------------------------------------------------------------------
+
+    async def logs(
+        self,
+        *,
+        function: str | None = None,
+        since: float | None = None,
+        request_id: str | None = None,
+        after_id: int = 0,
+        limit: int = 1000,
+    ) -> list[tuple[int, LogEntry]]:
+        where, args = _filters(function=function, since=since)
+        clauses = [where[len(" WHERE ") :]] if where else []
+        if request_id is not None:
+            clauses.append("request_id = ?")
+            args.append(request_id)
+        clauses.append("id > ?")
+        args.append(after_id)
+        sql = (
+            "SELECT id, request_id, function, started_at, text FROM logs WHERE "
+            + " AND ".join(clauses)
+            + " ORDER BY id LIMIT ?"
+        )
+        async with self.db.execute(sql, (*args, limit)) as cur:
+            rows = await cur.fetchall()
+        return [(int(r[0]), LogEntry(request_id=r[1], function=r[2], started_at=r[3], text=r[4])) for r in rows]
+
+
+def _filters(*, function: str | None, since: float | None) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    if function is not None:
+        clauses.append("function = ?")
+        args.append(function)
+    if since is not None:
+        clauses.append("started_at >= ?")
+        args.append(since)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+def _invocation(r: Sequence[Any]) -> Invocation:
+    return Invocation(
+        request_id=r[0], function=r[1], version=r[2], trigger=r[3], caller=r[4], started_at=r[5],
+        duration_ms=r[6], billed_ms=r[7], memory_mb=r[8], max_memory_mb=r[9], init_ms=r[10],
+        cold=bool(r[11]), status=r[12], error_type=r[13],
+    )

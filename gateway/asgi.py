@@ -1,0 +1,56 @@
+"""Small pure-ASGI helpers for the hot path, where a Request/Response object per call costs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.types import Receive, Send
+
+from faas.exceptions import PayloadTooLarge
+
+
+async def read_body(scope: dict[str, Any], receive: Receive, limit: int) -> bytes:
+    """The whole request body, refusing it early when Content-Length or the bytes pass ``limit``."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                declared = int(value)
+            except ValueError:
+                declared = 0
+            if declared > limit:
+                raise PayloadTooLarge(declared, limit)
+            break
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(size, limit)
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    if len(chunks) == 1:
+        return chunks[0]
+    return b"".join(chunks)
+
+
+async def send_response(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def json_message(status: int, message: str, request_id: str | None = None, extra: list[tuple[bytes, bytes]] | None = None) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    import json
+
+    headers = [(b"content-type", b"application/json")]
+    if request_id:
+        headers.append((b"x-amzn-RequestId", request_id.encode()))
+    if extra:
+        headers.extend(extra)
+    return status, headers, json.dumps({"message": message}).encode()

@@ -1,0 +1,86 @@
+"""HTTP routes from ``[[routes]]``: API Gateway HTTP API (payload format 2.0) in front of functions.
+
+Handled as pure ASGI: this is the hot path, so no Request/Response objects, one JSON encode of the
+event, and the result's JSON bytes passed through untouched when it is not a full response.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from starlette.types import Receive, Send
+
+from faas.config import Config
+from faas.exceptions import FaaSError, PayloadTooLarge, Throttled
+from faas.records import Status, Trigger
+from faas.runtime import Runtime
+from gateway.asgi import json_message, read_body, send_response
+from gateway.errors import GATEWAY_ERRORS, lookup
+from gateway.http_events import MalformedResponse, build_event, map_result
+from gateway.routes import Route, RouteTable
+
+log = logging.getLogger(__name__)
+
+_FAILED = {
+    Status.ERROR: (502, "Internal server error"),
+    Status.CRASHED: (502, "Internal server error"),
+    Status.OOM: (502, "Internal server error"),
+    Status.TIMEOUT: (504, "Endpoint request timed out"),
+}
+
+
+class HttpRoutes:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.table = RouteTable(runtime.config.routes)
+        runtime.registry.subscribe(self._on_change)
+
+    def _on_change(self, config: Config, changed: set[str]) -> None:
+        self.table = RouteTable(config.routes)
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        return self.table.match(method, path)
+
+    async def handle(self, scope: dict[str, Any], receive: Receive, send: Send, route: Route, params: dict[str, str]) -> None:
+        rid = str(uuid.uuid4())
+        status, headers, body = await self._respond(scope, receive, route, params, rid)
+        await send_response(send, status, headers, body)
+
+    async def _respond(
+        self, scope: dict[str, Any], receive: Receive, route: Route, params: dict[str, str], rid: str
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        runtime = self.runtime
+        server = runtime.config.server
+        try:
+            body = await read_body(scope, receive, server.max_body_bytes)
+        except PayloadTooLarge:
+            return json_message(413, "Request Too Long", rid)
+        if route.config.auth != "none":
+            # API keys arrive with the keys issue; until then no key can be valid.
+            return json_message(403, "Forbidden", rid)
+        event = build_event(
+            scope, body, route_key=route.route_key, path_params=params, request_id=rid, server=server
+        )
+        try:
+            result = await runtime.invoker.invoke(
+                route.config.function, json.dumps(event).encode(), trigger=Trigger.HTTP.value, request_id=rid
+            )
+        except Throttled:
+            return json_message(429, "Too Many Requests", rid, [(b"retry-after", b"1")])
+        except FaaSError as exc:
+            log.error("route %s: %s", route.route_key, exc)
+            status, message = lookup(GATEWAY_ERRORS, exc)
+            return json_message(status, message, rid)
+        failed = _FAILED.get(result.status)
+        if failed is not None:
+            return json_message(failed[0], failed[1], rid)
+        try:
+            status, headers, payload = map_result(result.body)
+        except MalformedResponse as exc:
+            log.error("route %s, request %s: malformed function response: %s", route.route_key, rid, exc)
+            return json_message(502, "Internal server error", rid)
+        headers.append((b"x-amzn-RequestId", rid.encode()))
+        return status, headers, payload

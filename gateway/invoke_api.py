@@ -1,0 +1,120 @@
+"""The Lambda Invoke API: ``POST /2015-03-31/functions/{name}/invocations``, as boto3 calls it."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from faas.exceptions import FaaSError, FunctionNotFound, InvalidRequest, PayloadTooLarge
+from faas.records import Trigger
+from faas.runtime import Runtime
+from gateway.auth import ADMIN, is_admin
+from gateway.errors import aws_error, lambda_error
+
+SYNC_LIMIT = 6 * 1024 * 1024
+LOG_TAIL = 4096
+INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+
+
+def parse_function_name(raw: str, qualifier: str | None) -> tuple[str, str | None]:
+    """Accept ``name``, ``name:qualifier``, ``arn:aws:lambda:r:acct:function:name[:qualifier]``."""
+    if raw.startswith("arn:"):
+        parts = raw.split(":")
+        if len(parts) < 7 or parts[2] != "lambda" or parts[5] != "function":
+            raise FunctionNotFound(raw)
+        name = parts[6]
+        qual = parts[7] if len(parts) > 7 else None
+    elif ":function:" in raw:  # partial ARN: 123456789012:function:name[:qualifier]
+        rest = raw.split(":function:", 1)[1].split(":")
+        name, qual = rest[0], (rest[1] if len(rest) > 1 else None)
+    else:
+        name, _, qual_part = raw.partition(":")
+        qual = qual_part or None
+    if qual and qualifier and qual != qualifier:
+        raise InvalidRequest("The derived qualifier from the function name does not match the specified qualifier.")
+    return name, (qual or qualifier)
+
+
+class InvokeApi:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def caller(self, request: Request) -> str | None:
+        if is_admin(request, self.runtime.admin_key):
+            return ADMIN
+        return None
+
+    async def invoke(self, request: Request) -> Response:
+        rid = str(uuid.uuid4())
+        caller = self.caller(request)
+        if caller is None:
+            if "authorization" not in request.headers:
+                return aws_error(403, "MissingAuthenticationTokenException", "Missing Authentication Token", rid)
+            return aws_error(403, "UnrecognizedClientException", "The security token included in the request is invalid.", rid)
+        invocation_type = request.headers.get("x-amz-invocation-type", "RequestResponse")
+        if invocation_type not in INVOCATION_TYPES:
+            return aws_error(400, "InvalidParameterValueException",
+                             f"Invalid invocation type {invocation_type!r}: must be RequestResponse, Event or DryRun", rid)
+        try:
+            name, qualifier = parse_function_name(request.path_params["name"], request.query_params.get("Qualifier"))
+            fn = self.runtime.registry.get(name)
+            if qualifier not in (None, "$LATEST"):
+                raise FunctionNotFound(f"{fn.arn}:{qualifier}")
+            if invocation_type == "DryRun":
+                return Response(status_code=204, headers={"x-amzn-RequestId": rid})
+            if invocation_type == "Event":
+                return aws_error(400, "InvalidParameterValueException",
+                                 "Event (asynchronous) invocation is not available on this server yet", rid)
+            payload = await self._payload(request)
+            client_context = _client_context(request.headers.get("x-amz-client-context"))
+            result = await self.runtime.invoker.invoke(
+                name, payload, trigger=Trigger.INVOKE.value, caller=caller, client_context=client_context,
+                invoked_arn=fn.arn if qualifier is None else f"{fn.arn}:{qualifier}", request_id=rid,
+            )
+        except FaaSError as exc:
+            return lambda_error(exc, rid)
+        body = result.body
+        headers = {"x-amzn-RequestId": rid, "X-Amz-Executed-Version": "$LATEST"}
+        if not result.ok:
+            headers["X-Amz-Function-Error"] = "Unhandled"
+        if request.headers.get("x-amz-log-type", "None") == "Tail":
+            tail = result.log.encode("utf-8")[-LOG_TAIL:]
+            headers["X-Amz-Log-Result"] = base64.b64encode(tail).decode("ascii")
+        return Response(body, 200, headers, media_type="application/json")
+
+    async def _payload(self, request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > SYNC_LIMIT:
+            raise PayloadTooLarge(int(declared), SYNC_LIMIT)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > SYNC_LIMIT:
+                raise PayloadTooLarge(size, SYNC_LIMIT)
+            chunks.append(chunk)
+        payload = b"".join(chunks)
+        if not payload.strip():
+            return b"{}"
+        try:
+            json.loads(payload)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidRequest(f"Could not parse request body into json: {exc}") from exc
+        return payload
+
+
+def _client_context(header: str | None) -> str | None:
+    if not header:
+        return None
+    try:
+        data = json.loads(base64.b64decode(header, validate=True))
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidRequest("Client context must be a valid Base64-encoded JSON object.") from exc
+    if not isinstance(data, dict):
+        raise InvalidRequest("Client context must be a valid Base64-encoded JSON object.")
+    return json.dumps(data)

@@ -1,0 +1,70 @@
+"""The table of HTTP routes from ``[[routes]]``, compiled for matching on every request."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from faas.config import RouteConfig
+
+PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    config: RouteConfig
+    route_key: str
+    pattern: re.Pattern[str] | None  # None for a path without parameters
+    specificity: tuple[int, int, int]
+
+
+def _compile(route: RouteConfig) -> Route:
+    path = route.path
+    if "{" not in path:
+        return Route(route, route.route_key, None, (0, 0, 0))
+    regex = ""
+    pos = 0
+    greedy = 0
+    params = 0
+    for m in PARAM.finditer(path):
+        regex += re.escape(path[pos : m.start()])
+        if m.group(2):
+            regex += f"(?P<{m.group(1)}>.+)"
+            greedy = 1
+        else:
+            regex += f"(?P<{m.group(1)}>[^/]+)"
+            params += 1
+        pos = m.end()
+    regex += re.escape(path[pos:])
+    # More literal text wins, then fewer greedy parameters, as in API Gateway's "most specific" rule.
+    literal = len(PARAM.sub("", path))
+    return Route(route, route.route_key, re.compile(f"^{regex}$"), (greedy, -literal, params))
+
+
+class RouteTable:
+    """Exact paths are one dict look-up; parameterised ones are tried most specific first."""
+
+    def __init__(self, routes: tuple[RouteConfig, ...]) -> None:
+        self._exact: dict[tuple[str, str], Route] = {}
+        patterns: list[Route] = []
+        for config in routes:
+            route = _compile(config)
+            if route.pattern is None:
+                self._exact[(config.method, config.path)] = route
+            else:
+                patterns.append(route)
+        patterns.sort(key=lambda r: r.specificity)
+        self._patterns = patterns
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        exact = self._exact.get((method, path)) or self._exact.get(("ANY", path))
+        if exact is not None:
+            return exact, {}
+        for route in self._patterns:
+            if route.config.method != method and route.config.method != "ANY":
+                continue
+            assert route.pattern is not None
+            m = route.pattern.match(path)
+            if m is not None:
+                return route, m.groupdict()
+        return None

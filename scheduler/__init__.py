@@ -1,0 +1,1 @@
+"""Event sources that are not HTTP: cron schedules and bucket file watches."""
