@@ -160,7 +160,15 @@ def load_handler(handler: str) -> Handler:
         raise InitError(type(exc).__name__, str(exc), _stack(exc)) from exc
     fn = getattr(module, attr, None)
     if fn is None:
-        raise InitError("Runtime.HandlerNotFound", f"Handler '{attr}' missing on module '{modname}'", [])
+        message = f"Handler '{attr}' missing on module '{modname}'"
+        origin = getattr(module, "__file__", None) or "built in"
+        root = os.environ.get("LAMBDA_TASK_ROOT", "")
+        if root and not str(origin).startswith(root):
+            message += (
+                f" (the module '{modname}' that loaded is {origin}, not your file: a function module must not "
+                "share its name with a standard library or installed module)"
+            )
+        raise InitError("Runtime.HandlerNotFound", message, [])
     if not callable(fn):
         raise InitError("Runtime.HandlerNotFound", f"Handler '{attr}' on module '{modname}' is not callable", [])
     return fn  # type: ignore[no-any-return]

@@ -1,0 +1,197 @@
+"""Test harness: real ``faas serve`` processes on free ports, called over real HTTP.
+
+``start_server(root, functions, config)`` writes a config and function files under ``root`` and
+starts the server as a subprocess; ``Server`` has small helpers to call it and read its data.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ADMIN_KEY = "test-admin-key"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05, what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy, or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+@dataclass
+class Server:
+    root: Path
+    port: int
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    env: dict[str, str]
+    client: httpx.Client = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.client = httpx.Client(base_url=self.url, timeout=60)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "config.toml"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def functions_dir(self) -> Path:
+        return self.root / "functions"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def invoke(self, name: str, payload: Any = None, headers: dict[str, str] | None = None, raw: bytes | None = None) -> httpx.Response:
+        body = raw if raw is not None else json.dumps(payload if payload is not None else {}).encode()
+        h = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        h.update(headers or {})
+        return self.client.post(f"/2015-03-31/functions/{name}/invocations", content=body, headers=h)
+
+    def write_function(self, filename: str, code: str) -> None:
+        path = self.functions_dir / filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(code))
+
+    def db_rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(self.data_dir / "faas.db") as db:
+            return list(db.execute(sql, args))
+
+    def wait_metered(self, request_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        def row() -> dict[str, Any] | None:
+            with sqlite3.connect(self.data_dir / "faas.db") as db:
+                db.row_factory = sqlite3.Row
+                r = db.execute("SELECT * FROM invocations WHERE request_id = ?", (request_id,)).fetchone()
+                return dict(r) if r else None
+
+        return wait_for(row, timeout, what=f"metering row {request_id}")  # type: ignore[no-any-return]
+
+    def wait_log(self, request_id: str, timeout: float = 10.0) -> str:
+        def text() -> str | None:
+            rows = self.db_rows("SELECT text FROM logs WHERE request_id = ?", (request_id,))
+            return rows[0][0] if rows else None
+
+        return wait_for(text, timeout, what=f"log of {request_id}")  # type: ignore[no-any-return]
+
+    def faas(self, *args: str, timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        run_env = dict(self.env)
+        run_env.update(env or {})
+        return subprocess.run(
+            [sys.executable, "-m", "faas", *args, "--config", str(self.config_path)],
+            capture_output=True, text=True, timeout=timeout, env=run_env, cwd=self.root,
+        )
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        self.client.close()
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def write_project(root: Path, functions: dict[str, str], config: str, server_extra: str = "", port: int | None = None) -> int:
+    port = port or free_port()
+    (root / "functions").mkdir(parents=True, exist_ok=True)
+    for filename, code in functions.items():
+        path = root / "functions" / filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(code))
+    header = f'[server]\nhost = "127.0.0.1"\nport = {port}\ndata_dir = "data"\nfunctions_dir = "functions"\n{server_extra}\n'
+    (root / "config.toml").write_text(header + textwrap.dedent(config))
+    return port
+
+
+def start_server(
+    root: Path,
+    functions: dict[str, str],
+    config: str,
+    *,
+    server_extra: str = "",
+    env: dict[str, str] | None = None,
+    expect_fail: bool = False,
+) -> Server:
+    port = write_project(root, functions, config, server_extra)
+    run_env = {k: v for k, v in os.environ.items() if not k.startswith("FAAS_")}
+    run_env["FAAS_ADMIN_KEY"] = ADMIN_KEY
+    run_env.update(env or {})
+    log_path = root / "server.log"
+    log_file = open(log_path, "wb")  # noqa: SIM115 - owned by the process
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "faas", "serve", "--config", str(root / "config.toml")],
+        stdout=log_file, stderr=subprocess.STDOUT, env=run_env, cwd=root, start_new_session=True,
+    )
+    log_file.close()
+    server = Server(root=root, port=port, proc=proc, log_path=log_path, env=run_env)
+    if expect_fail:
+        return server
+
+    def healthy() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited with {proc.returncode}:\n{server.log()}")
+        try:
+            return httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(healthy, 30, what="server to be healthy")
+    except BaseException:
+        server.stop(signal.SIGKILL)
+        raise
+    return server
+
+
+@pytest.fixture
+def make_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Server]]:
+    servers: list[Server] = []
+
+    def factory(functions: dict[str, str], config: str, **kwargs: Any) -> Server:
+        server = start_server(tmp_path_factory.mktemp("srv"), functions, config, **kwargs)
+        servers.append(server)
+        return server
+
+    yield factory
+    for server in servers:
+        server.stop()
+
+
+def log_result(response: httpx.Response) -> str:
+    return base64.b64decode(response.headers["x-amz-log-result"]).decode()
