@@ -28,7 +28,7 @@ __all__ = [
 
 FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
-ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ROUTE_SEGMENT_PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}$")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
 AUTH_MODES = ("none", "api_key")
@@ -236,10 +236,10 @@ def _function(name: str, t: _Table) -> FunctionConfig:
     env_table = t.table("environment")
     environment: dict[str, str] = {}
     for var, value in env_table.data.items():
-        if not ENV_NAME.match(var):
-            raise ConfigError(f"{env_table.key(var)}: not a valid environment variable name")
         if var in RESERVED_ENV:
             raise ConfigError(f"{env_table.key(var)}: reserved, the platform sets it")
+        if not ENV_NAME.match(var):
+            raise ConfigError(f"{env_table.key(var)}: not a valid environment variable name")
         if not isinstance(value, str):
             raise ConfigError(f"{env_table.key(var)} = {_show(value)}: must be a string")
         environment[var] = value

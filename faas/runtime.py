@@ -93,6 +93,7 @@ class Runtime:
     async def __aexit__(self, *exc: object) -> None:
         self.ready = False
         await self._stack.aclose()
+        log.info("faas stopped cleanly: %d invocations metered in this run", self.metering.written)
 
     @property
     def db_path(self) -> Path:

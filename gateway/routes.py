@@ -29,7 +29,8 @@ def _compile(route: RouteConfig) -> Route:
     for m in PARAM.finditer(path):
         regex += re.escape(path[pos : m.start()])
         if m.group(2):
-            regex += f"(?P<{m.group(1)}>.+)"
+            # greedy; may be empty so that "/app/{proxy+}" also serves "/app/"
+            regex += f"(?P<{m.group(1)}>.*)"
             greedy = 1
         else:
             regex += f"(?P<{m.group(1)}>[^/]+)"
