@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.base import BaseTrigger
+# APScheduler 3 ships no type information.
+from apscheduler.triggers.base import BaseTrigger  # type: ignore[import-untyped]
 
 __all__ = ["ExpressionTrigger", "Schedule", "ScheduleExpressionError", "parse_expression"]
 
@@ -391,7 +392,8 @@ class Schedule:
 
     `kind` is ``"cron"`` (EventBridge), ``"rate"`` or ``"crontab"``. Cron kinds are evaluated in
     `timezone` (an IANA name). A rate schedule fires at ``anchor + k * interval`` for k >= 0;
-    `interval` is None for cron kinds, and `anchor` is unused by them.
+    `interval` is None for cron kinds, and `anchor` is unused by them. `spec` holds the parsed
+    cron fields (internal; None for rate).
     """
 
     expression: str
@@ -472,7 +474,7 @@ def parse_expression(
     )
 
 
-class ExpressionTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 ships no types
+class ExpressionTrigger(BaseTrigger):  # type: ignore[misc]
     """An APScheduler 3 trigger that fires on a `Schedule`."""
 
     __slots__ = ("schedule",)
