@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 
 from faas.admin_key import load_admin_key
@@ -42,34 +43,41 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="faas", description="A Lambda-compatible functions platform for one VM.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = sub.add_parser("serve", parents=[common], help="serve the functions in config.toml")
-    serve.add_argument("--host", help="listen address (default: server.host)")
-    serve.add_argument("--port", type=int, help="listen port (default: server.port)")
+    serve_p = sub.add_parser("serve", parents=[common], help="serve the functions in config.toml")
+    serve_p.add_argument("--host", help="listen address (default: server.host)")
+    serve_p.add_argument("--port", type=int, help="listen port (default: server.port)")
+    serve_p.set_defaults(run=lambda config, a: serve(config, a.host, a.port))
 
-    invoke = sub.add_parser("invoke", parents=[common], help="invoke a function on the running server")
-    invoke.add_argument("name")
-    invoke.add_argument("--payload", default="{}", help="JSON text, or @file to read it from a file")
-    invoke.add_argument("--url", help="server URL (default: from config)")
-    invoke.add_argument("--log", action="store_true", help="print the call's log tail to stderr")
+    invoke_p = sub.add_parser("invoke", parents=[common], help="invoke a function on the running server")
+    invoke_p.add_argument("name")
+    invoke_p.add_argument("--payload", default="{}", help="JSON text, or @file to read it from a file")
+    invoke_p.add_argument("--url", help="server URL (default: from config)")
+    invoke_p.add_argument("--log", action="store_true", help="print the call's log tail to stderr")
+    invoke_p.set_defaults(run=lambda config, a: invoke(config, a.name, a.payload, a.url, a.log))
 
-    logs = sub.add_parser("logs", parents=[common], help="show a function's logs")
-    logs.add_argument("name")
-    logs.add_argument("--since", help="only logs newer than this: 30s, 10m, 2h, 1d")
-    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new logs")
-    logs.add_argument("--request-id", help="only the log of this request")
+    logs_p = sub.add_parser("logs", parents=[common], help="show a function's logs")
+    logs_p.add_argument("name")
+    logs_p.add_argument("--since", help="only logs newer than this: 30s, 10m, 2h, 1d")
+    logs_p.add_argument("--follow", "-f", action="store_true", help="keep printing new logs")
+    logs_p.add_argument("--request-id", help="only the log of this request")
+    logs_p.set_defaults(run=lambda config, a: asyncio.run(logs(config, a.name, a.since, a.follow, a.request_id)))
+
+    # Further command groups live in their own modules, each with register(sub, common).
+    for module in _command_modules():
+        module.register(sub, common)
     return parser
+
+
+def _command_modules() -> list[Any]:
+    modules: list[Any] = []
+    return modules
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = load_config(args.config)
-        if args.command == "serve":
-            return serve(config, args.host, args.port)
-        if args.command == "invoke":
-            return invoke(config, args.name, args.payload, args.url, args.log)
-        if args.command == "logs":
-            return asyncio.run(logs(config, args.name, args.since, args.follow, args.request_id))
+        return int(args.run(config, args))
     except ConfigError as exc:
         print(f"faas: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -81,7 +89,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
-    return EXIT_USAGE
 
 
 # --- serve -------------------------------------------------------------------------------------

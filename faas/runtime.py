@@ -17,6 +17,7 @@ from pathlib import Path
 
 from faas.admin_key import load_admin_key
 from faas.config import Config
+from faas.exceptions import ConfigError
 from faas.executor.pool import WorkerPool
 from faas.executor.zygote_client import ZygoteClient
 from faas.invoke import Invoker
@@ -57,8 +58,11 @@ class Runtime:
     async def _start(self) -> None:
         config = self.config
         data_dir = config.server.data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(data_dir, 0o700)
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            os.chmod(data_dir, 0o700)
+        except OSError as exc:
+            raise ConfigError(f"server.data_dir = \"{data_dir}\": cannot be used as a folder: {exc.strerror}") from exc
         self.admin_key = load_admin_key(data_dir, self.environ) or ""
         stack = self._stack
         self.store = await stack.enter_async_context(SQLiteStore(data_dir / DB_FILE))

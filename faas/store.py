@@ -19,9 +19,11 @@ from faas.records import Invocation, LogEntry
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS: list[str] = [
-    # 1: invocations and their logs
-    """
+# Schema migrations by name, each applied once and recorded in the ``migrations`` table. Features
+# land in any order, so each owns its own names ("metering_1", "keys_1", "schedules_1", ...); they
+# run in name order within a start. Never edit one that has shipped: add another.
+MIGRATIONS: dict[str, str] = {
+    "metering_1": """
     CREATE TABLE invocations (
         request_id   TEXT PRIMARY KEY,
         function     TEXT NOT NULL,
@@ -50,7 +52,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX logs_function_id ON logs (function, id);
     CREATE INDEX logs_request ON logs (request_id);
     """,
-]
+}
 
 INVOCATION_COLUMNS = (
     "request_id, function, version, trigger, caller, started_at, duration_ms, billed_ms, memory_mb, "
@@ -75,13 +77,13 @@ class SQLiteStore:
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            db = await aiosqlite.connect(self.path, isolation_level=None)
-            await db.execute("PRAGMA journal_mode=WAL")
-            await db.execute("PRAGMA synchronous=NORMAL")
-            await db.execute("PRAGMA busy_timeout=5000")
-            self._db = db
+            self._db = await aiosqlite.connect(self.path, isolation_level=None)
+            await self._db.execute("PRAGMA journal_mode=WAL")
+            await self._db.execute("PRAGMA synchronous=NORMAL")
+            await self._db.execute("PRAGMA busy_timeout=5000")
             await self._migrate()
         except sqlite3.Error as exc:
+            await self.close()  # its thread would otherwise keep the process alive
             raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc
 
     async def close(self) -> None:
@@ -96,12 +98,15 @@ class SQLiteStore:
         return self._db
 
     async def _migrate(self) -> None:
-        async with self.db.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
-        current = int(row[0]) if row else 0
-        for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
-            await self.db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
-            log.info("store migrated to schema %d", number)
+        await self.db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+        async with self.db.execute("SELECT name FROM migrations") as cur:
+            applied = {r[0] for r in await cur.fetchall()}
+        for name in sorted(set(MIGRATIONS) - applied):
+            script = MIGRATIONS[name]
+            await self.db.executescript(
+                f"BEGIN; {script}; INSERT INTO migrations (name, applied_at) VALUES ('{name}', strftime('%s', 'now')); COMMIT;"
+            )
+            log.info("store migration %s applied", name)
 
     # --- metering ---------------------------------------------------------------------------
 
