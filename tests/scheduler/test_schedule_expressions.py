@@ -1,4 +1,4 @@
-"""Unit tests for scheduler/expressions.py: parsing, fire times, time zones, APScheduler adapter."""
+"""Unit tests for faas/expressions.py and scheduler/expressions.py: parsing, fire times, time zones, APScheduler adapter."""
 
 from __future__ import annotations
 
