@@ -69,7 +69,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _command_modules() -> list[Any]:
-    modules: list[Any] = []
+    from faas import cli_dlq, cli_schedules
+
+    modules: list[Any] = [cli_schedules, cli_dlq]
     return modules
 
 
@@ -99,9 +101,13 @@ def serve(config: Config, host: str | None, port: int | None) -> int:
 
     from faas.runtime import Runtime
     from gateway.app import create_app
+    from scheduler.buckets import BucketWatcher
+    from scheduler.cron import CronScheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(Runtime(config))
+    # DESIGN's start order: after the core (async queue included), the schedules' clock, then the
+    # bucket watches; they stop first.
+    app = create_app(Runtime(config, extensions=[CronScheduler, BucketWatcher]))
     uv_config = uvicorn.Config(
         app,
         host=host or config.server.host,

@@ -7,6 +7,7 @@ relative to the file itself.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from faas.exceptions import ConfigError
+from faas.expressions import ScheduleExpressionError, parse_expression
 
 __all__ = [
     "Config",
@@ -22,6 +24,8 @@ __all__ = [
     "ExecutorConfig",
     "FunctionConfig",
     "RouteConfig",
+    "ScheduleConfig",
+    "BucketConfig",
     "load_config",
     "parse_config",
 ]
@@ -33,7 +37,7 @@ ROUTE_SEGMENT_PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}$")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
 AUTH_MODES = ("none", "api_key")
 # Paths the platform itself serves; user routes may not shadow them.
-RESERVED_PREFIXES = ("/2015-03-31/", "/healthz", "/admin", "/metrics")
+RESERVED_PREFIXES = ("/2015-03-31/", "/healthz", "/admin", "/metrics", "/buckets/")
 # Variables the platform sets for every worker; a function may not override them.
 RESERVED_ENV = frozenset(
     {
@@ -48,6 +52,7 @@ RESERVED_ENV = frozenset(
         "LAMBDA_TASK_ROOT",
         "LAMBDA_RUNTIME_DIR",
         "TMPDIR",
+        "FAAS_BUCKETS_DIR",
     }
 )
 
@@ -86,6 +91,10 @@ class FunctionConfig:
     concurrency: int = 10
     environment: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
+    # Asynchronous invocation (faas/asyncq.py): retries after a failed try, and how old an event may get.
+    max_retries: int = 2
+    retry_base_delay: float = 60.0
+    max_event_age: float = 21600.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,10 +103,46 @@ class RouteConfig:
     path: str
     function: str
     auth: str = "none"
+    asynchronous: bool = False  # `async = true`: answer 202 once the event is queued
 
     @property
     def route_key(self) -> str:
         return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduleConfig:
+    """A ``[[schedules]]`` entry: fire ``function`` on ``expression`` (see faas/expressions.py)."""
+
+    name: str
+    expression: str
+    function: str
+    input: str | None = None  # constant JSON event, in place of the EventBridge Scheduled Event
+    enabled: bool = True
+    timezone: str = "UTC"
+    max_concurrency: int = 1
+    misfire_grace_seconds: float = 300.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BucketConfig:
+    """A ``[[buckets]]`` entry: the folder ``data_dir/buckets/NAME`` announced like S3 notifications."""
+
+    name: str
+    function: str | None = None  # None: a plain bucket, nothing is announced
+    events: tuple[str, ...] = ("s3:ObjectCreated:*",)
+    prefix: str = ""
+    suffix: str = ""
+    auth: str = "api_key"
+    settle_seconds: float = 1.0
+    max_object_bytes: int = 100 * 1024 * 1024
+
+    def wants(self, event_name: str, key: str) -> bool:
+        """Whether an event ``ObjectCreated:Put`` / ``ObjectRemoved:Delete`` on ``key`` is announced."""
+        if self.function is None or not key.startswith(self.prefix) or not key.endswith(self.suffix):
+            return False
+        kind = event_name.split(":", 1)[0]
+        return f"s3:{event_name}" in self.events or f"s3:{kind}:*" in self.events
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,6 +152,8 @@ class Config:
     executor: ExecutorConfig
     functions: Mapping[str, FunctionConfig]
     routes: tuple[RouteConfig, ...]
+    schedules: tuple[ScheduleConfig, ...] = ()
+    buckets: tuple[BucketConfig, ...] = ()
 
 
 # --- reading helpers ---------------------------------------------------------------------------
@@ -251,6 +298,9 @@ def _function(name: str, t: _Table) -> FunctionConfig:
         concurrency=t.integer("concurrency", 10, 1, 10000),
         environment=environment,
         description=t.string("description", ""),
+        max_retries=t.integer("max_retries", 2, 0, 2),
+        retry_base_delay=t.number("retry_base_delay", 60.0, 0, 21600),
+        max_event_age=t.number("max_event_age", 21600.0, 1, 21600),
     )
     t.done()
     return function
@@ -267,7 +317,8 @@ def _route(i: int, data: Any, functions: Mapping[str, FunctionConfig]) -> RouteC
     if function not in functions:
         known = ", ".join(sorted(functions)) or "none are configured"
         raise ConfigError(f'{t.key("function")} = "{function}": no such function (known: {known})')
-    route = RouteConfig(method=method, path=path, function=function, auth=t.choice("auth", AUTH_MODES, "none"))
+    route = RouteConfig(method=method, path=path, function=function, auth=t.choice("auth", AUTH_MODES, "none"),
+                        asynchronous=t.boolean("async", False))
     t.done()
     return route
 
@@ -294,6 +345,118 @@ def _check_route_path(key: str, path: str) -> None:
             raise ConfigError(f'{key} = "{path}": empty path segment')
 
 
+# --- event sources: [[schedules]] and [[buckets]] ----------------------------------------------
+
+SCHEDULE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+BUCKET_EVENTS = ("s3:ObjectCreated:*", "s3:ObjectCreated:Put", "s3:ObjectRemoved:*", "s3:ObjectRemoved:Delete")
+BUCKET_AUTH_MODES = ("api_key", "none")
+
+
+def _array(raw: Any, name: str) -> list[Any]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"{name}: must be an array of tables ([[{name}]])")
+    return raw
+
+
+def _function_ref(t: _Table, functions: Mapping[str, FunctionConfig], *, required: bool = True) -> str | None:
+    if not required and "function" not in t.data:
+        return None
+    function = t.string("function", required=True)
+    if function not in functions:
+        known = ", ".join(sorted(functions)) or "none are configured"
+        raise ConfigError(f'{t.key("function")} = "{function}": no such function (known: {known})')
+    return function
+
+
+def _schedules(raw: Any, functions: Mapping[str, FunctionConfig]) -> tuple[ScheduleConfig, ...]:
+    out: list[ScheduleConfig] = []
+    seen: dict[str, int] = {}
+    for i, data in enumerate(_array(raw, "schedules")):
+        t = _Table(data, f"schedules[{i}]")
+        name = t.string("name", required=True)
+        if not SCHEDULE_NAME.match(name):
+            raise ConfigError(f'{t.key("name")} = "{name}": must be 1-64 letters, digits, ".", "-" or "_"')
+        if name in seen:
+            raise ConfigError(f'{t.key("name")} = "{name}": already used by schedules[{seen[name]}]')
+        seen[name] = i
+        expression = t.string("expression", required=True)
+        timezone = t.string("timezone", "UTC")
+        try:
+            parse_expression(expression, "UTC")
+        except ScheduleExpressionError as exc:
+            reason = str(exc).removeprefix(f"{expression.strip()}: ")
+            raise ConfigError(f"{t.key('expression')} = {_show(expression)}: {reason}") from None
+        try:
+            parse_expression(expression, timezone)
+        except ScheduleExpressionError:
+            raise ConfigError(f'{t.key("timezone")} = {_show(timezone)}: not a known IANA time zone, e.g. "Europe/Paris"') from None
+        out.append(ScheduleConfig(
+            name=name,
+            expression=expression.strip(),
+            function=_function_ref(t, functions) or "",
+            input=_schedule_input(t),
+            enabled=t.boolean("enabled", True),
+            timezone=timezone,
+            max_concurrency=t.integer("max_concurrency", 1, 1, 100),
+            misfire_grace_seconds=t.number("misfire_grace_seconds", 300.0, 0, 86400),
+        ))
+        t.done()
+    return tuple(out)
+
+
+def _schedule_input(t: _Table) -> str | None:
+    """``input`` is a TOML table, or a string holding JSON (EventBridge's ``Input``)."""
+    if "input" not in t.data:
+        return None
+    value = t._take("input", None)
+    if isinstance(value, dict):
+        return json.dumps(value, default=str)
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except ValueError as exc:
+            raise ConfigError(f"{t.key('input')} = {_show(value)}: not valid JSON: {exc}") from None
+        return value
+    raise ConfigError(f"{t.key('input')} = {_show(value)}: must be a table or a string of JSON")
+
+
+def _buckets(raw: Any, functions: Mapping[str, FunctionConfig]) -> tuple[BucketConfig, ...]:
+    out: list[BucketConfig] = []
+    seen: dict[str, int] = {}
+    for i, data in enumerate(_array(raw, "buckets")):
+        t = _Table(data, f"buckets[{i}]")
+        name = t.string("name", required=True)
+        if not BUCKET_NAME.match(name) or ".." in name:
+            raise ConfigError(
+                f'{t.key("name")} = "{name}": must be 3-63 lower-case letters, digits, "." or "-", '
+                "starting and ending with a letter or digit"
+            )
+        if name in seen:
+            raise ConfigError(f'{t.key("name")} = "{name}": already defined by buckets[{seen[name]}]')
+        seen[name] = i
+        function = _function_ref(t, functions, required=False)
+        events = t.strings("events") if "events" in t.data else ("s3:ObjectCreated:*",)
+        for event in events:
+            if event not in BUCKET_EVENTS:
+                allowed = ", ".join(f'"{e}"' for e in BUCKET_EVENTS)
+                raise ConfigError(f"{t.key('events')}: {_show(event)} is not one of {allowed}")
+        if function is not None and not events:
+            raise ConfigError(f"{t.key('events')} = []: name at least one event, or leave out function")
+        out.append(BucketConfig(
+            name=name,
+            function=function,
+            events=events,
+            prefix=t.string("prefix", ""),
+            suffix=t.string("suffix", ""),
+            auth=t.choice("auth", BUCKET_AUTH_MODES, "api_key"),
+            settle_seconds=t.number("settle_seconds", 1.0, 0.05, 3600),
+            max_object_bytes=t.integer("max_object_bytes", 100 * 1024 * 1024, 1, 1 << 40),
+        ))
+        t.done()
+    return tuple(out)
+
+
 # --- entry points ------------------------------------------------------------------------------
 
 
@@ -314,8 +477,11 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         if route.route_key in seen:
             raise ConfigError(f'routes[{i}]: "{route.route_key}" is already routed by routes[{seen[route.route_key]}]')
         seen[route.route_key] = i
+    schedules = _schedules(root._take("schedules", []), functions)
+    buckets = _buckets(root._take("buckets", []), functions)
     root.done()
-    return Config(path=path, server=server, executor=executor, functions=functions, routes=routes)
+    return Config(path=path, server=server, executor=executor, functions=functions, routes=routes,
+                  schedules=schedules, buckets=buckets)
 
 
 def load_config(path: Path | str) -> Config:

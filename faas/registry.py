@@ -64,6 +64,8 @@ def worker_environment(config: Config, fn: FunctionConfig) -> dict[str, str]:
             "_HANDLER": fn.handler,
             "LAMBDA_TASK_ROOT": str(config.server.functions_dir),
             "PYTHONPATH": str(config.server.functions_dir),
+            # Where the buckets live: a file a function writes to FAAS_BUCKETS_DIR/NAME/KEY is announced.
+            "FAAS_BUCKETS_DIR": str(config.server.data_dir / "buckets"),
         }
     )
     return env

@@ -1,8 +1,9 @@
-"""The running core: store, zygote, worker pool, metering, invoker and reloader, in start order.
+"""The running core: store, zygote, worker pool, metering, invoker, async queue and reloader, in start order.
 
 ``async with Runtime(config) as rt`` starts everything; leaving the block stops it in reverse:
 in-flight calls finish (within a grace period), metering is flushed, workers are stopped and the
-store is closed.
+store is closed. ``extensions`` (the scheduler's clock and bucket watches, wired by ``faas serve``)
+are started after the async queue and before the reloader, and stopped before the queue.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
-from contextlib import AsyncExitStack
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from pathlib import Path
 
 from faas.admin_key import load_admin_key
+from faas.asyncq import AsyncQueue
 from faas.config import Config
 from faas.exceptions import ConfigError
 from faas.executor.pool import WorkerPool
@@ -24,15 +26,23 @@ from faas.invoke import Invoker
 from faas.metering import MeteringWriter
 from faas.registry import Registry
 from faas.reload import Reloader
+from faas.schedules import ScheduleBook
 from faas.store import SQLiteStore
+from faas.store_events import EventStore
 
 log = logging.getLogger(__name__)
 
 DB_FILE = "faas.db"
 
+# Something started with the core and stopped before it, e.g. ``scheduler.cron.CronScheduler``.
+Extension = Callable[["Runtime"], AbstractAsyncContextManager[object]]
+
 
 class Runtime:
-    def __init__(self, config: Config, environ: Mapping[str, str] | None = None, *, watch: bool = True) -> None:
+    def __init__(
+        self, config: Config, environ: Mapping[str, str] | None = None, *, watch: bool = True,
+        extensions: Sequence[Extension] = (),
+    ) -> None:
         self.config = config
         self.environ = dict(os.environ if environ is None else environ)
         self.watch = watch
@@ -46,6 +56,10 @@ class Runtime:
         self.metering: MeteringWriter
         self.invoker: Invoker
         self.reloader: Reloader | None = None
+        self.extensions = tuple(extensions)
+        self.events: EventStore
+        self.asyncq: AsyncQueue
+        self.schedules: ScheduleBook
 
     async def __aenter__(self) -> "Runtime":
         try:
@@ -80,10 +94,19 @@ class Runtime:
             self.pool.set_version(fn.name, fn.version)
         self.registry.subscribe(self._on_change)
         self.invoker = Invoker(self.registry, self.pool, self.metering)
+        await self._start_events(stack)
         if self.watch:
             self.reloader = await stack.enter_async_context(Reloader(self.registry))
         self.ready = True
         log.info("faas ready: %d functions, data in %s", len(self.registry.names()), data_dir)
+
+    async def _start_events(self, stack: AsyncExitStack) -> None:
+        """The async queue (with schedule state on the same event store), then the extensions."""
+        self.events = await stack.enter_async_context(EventStore(self.config.server.data_dir / DB_FILE))
+        self.asyncq = await stack.enter_async_context(AsyncQueue(self.events, self.registry, self.invoker))
+        self.schedules = ScheduleBook(self.events, lambda: self.registry.config, self.asyncq)
+        for extension in self.extensions:
+            await stack.enter_async_context(extension(self))
 
     def _on_change(self, config: Config, changed: set[str]) -> None:
         self.config = config

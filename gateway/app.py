@@ -19,7 +19,9 @@ from starlette.types import Receive, Scope, Send
 
 from faas.config import RESERVED_PREFIXES
 from faas.runtime import Runtime
+from gateway.admin_api import AdminApi
 from gateway.asgi import json_message, send_response
+from gateway.buckets_api import BucketApi
 from gateway.http_api import HttpRoutes
 from gateway.invoke_api import InvokeApi
 
@@ -37,6 +39,8 @@ class GatewayApp:
         self.runtime = runtime
         self.http = HttpRoutes(runtime)
         invoke = InvokeApi(runtime)
+        buckets = BucketApi(runtime)
+        admin = AdminApi(runtime)
 
         @contextlib.asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -57,6 +61,13 @@ class GatewayApp:
             routes=[
                 Route("/healthz", healthz, methods=["GET", "HEAD"]),
                 Route("/2015-03-31/functions/{name:path}/invocations", invoke.invoke, methods=["POST"]),
+                # Event sources: bucket objects and the schedules' admin API.
+                Route("/buckets/{name}/{key:path}", buckets.get, methods=["GET", "HEAD"]),
+                Route("/buckets/{name}/{key:path}", buckets.put, methods=["PUT"]),
+                Route("/buckets/{name}/{key:path}", buckets.delete, methods=["DELETE"]),
+                Route("/admin/api/schedules", admin.schedules, methods=["GET"]),
+                Route("/admin/api/schedules/{name}", admin.schedule, methods=["GET"]),
+                Route("/admin/api/schedules/{name}/{action}", admin.action, methods=["POST"]),
             ],
             exception_handlers={404: not_found, 405: not_found},
             lifespan=lifespan,

@@ -64,6 +64,8 @@ class HttpRoutes:
         event = build_event(
             scope, body, route_key=route.route_key, path_params=params, request_id=rid, server=server
         )
+        if route.config.asynchronous:
+            return await self._enqueue(route, json.dumps(event).encode(), rid)
         try:
             result = await runtime.invoker.invoke(
                 route.config.function, json.dumps(event).encode(), trigger=Trigger.HTTP.value, request_id=rid
@@ -84,3 +86,14 @@ class HttpRoutes:
             return json_message(502, "Internal server error", rid)
         headers.append((b"x-amzn-RequestId", rid.encode()))
         return status, headers, payload
+
+    async def _enqueue(self, route: Route, event: bytes, rid: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """``async = true``: 202 once the event is durably queued (the async queue runs it)."""
+        try:
+            await self.runtime.asyncq.enqueue(route.config.function, event, trigger=Trigger.ASYNC.value, event_id=rid)
+        except FaaSError as exc:
+            if not isinstance(exc, PayloadTooLarge):
+                log.error("route %s: %s", route.route_key, exc)
+            status, message = lookup(GATEWAY_ERRORS, exc)
+            return json_message(status, message, rid)
+        return json_message(202, "Accepted", rid)

@@ -10,6 +10,7 @@ import uuid
 from starlette.requests import Request
 from starlette.responses import Response
 
+from faas.asyncq import ASYNC_PAYLOAD_LIMIT
 from faas.exceptions import FaaSError, FunctionNotFound, InvalidRequest, PayloadTooLarge
 from faas.records import Trigger
 from faas.runtime import Runtime
@@ -68,8 +69,7 @@ class InvokeApi:
             if invocation_type == "DryRun":
                 return Response(status_code=204, headers={"x-amzn-RequestId": rid})
             if invocation_type == "Event":
-                return aws_error(400, "InvalidParameterValueException",
-                                 "Event (asynchronous) invocation is not available on this server yet", rid)
+                return await self._invoke_async(request, name, caller, rid)
             payload = await self._payload(request)
             client_context = _client_context(request.headers.get("x-amz-client-context"))
             result = await self.runtime.invoker.invoke(
@@ -87,16 +87,22 @@ class InvokeApi:
             headers["X-Amz-Log-Result"] = base64.b64encode(tail).decode("ascii")
         return Response(body, 200, headers, media_type="application/json")
 
-    async def _payload(self, request: Request) -> bytes:
+    async def _invoke_async(self, request: Request, name: str, caller: str, rid: str) -> Response:
+        """``Event``: 202 once the event is durably queued; the async queue runs it (and retries)."""
+        payload = await self._payload(request, ASYNC_PAYLOAD_LIMIT)
+        await self.runtime.asyncq.enqueue(name, payload, trigger=Trigger.ASYNC.value, caller=caller, event_id=rid)
+        return Response(status_code=202, headers={"x-amzn-RequestId": rid})
+
+    async def _payload(self, request: Request, limit: int = SYNC_LIMIT) -> bytes:
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > SYNC_LIMIT:
-            raise PayloadTooLarge(int(declared), SYNC_LIMIT)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(int(declared), limit)
         chunks: list[bytes] = []
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
-            if size > SYNC_LIMIT:
-                raise PayloadTooLarge(size, SYNC_LIMIT)
+            if size > limit:
+                raise PayloadTooLarge(size, limit)
             chunks.append(chunk)
         payload = b"".join(chunks)
         if not payload.strip():

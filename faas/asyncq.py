@@ -1,0 +1,265 @@
+"""Asynchronous invocation: a durable queue in SQLite, a dispatcher, retries and dead letters.
+
+``AsyncQueue.enqueue`` returns once the event is committed (the 202 of ``X-Amz-Invocation-Type:
+Event`` and of ``async = true`` routes; schedule fires and bucket notifications are queued the same
+way, in the transaction that records them). The dispatcher claims due events and runs each through
+the Invoker, so they are metered, logged and limited like any call:
+
+- success: the event is gone;
+- an error, timeout, crash or OOM: retried after ``retry_base_delay`` seconds, doubling each time,
+  at most ``max_retries`` times; then it is moved to the dead letters with its last error;
+- an event older than ``max_event_age`` (or whose next try would come after that) is dead-lettered;
+- a function that no longer exists dead-letters the event at once;
+- throttled (the function at its concurrency) or the server shutting down: put back, not counted.
+
+Delivery is at least once: a try cut short by a crash, a SIGKILL or a shutdown past its grace
+period is run again at the next start. Other processes (``faas dlq replay``) may add events to the
+queue; the dispatcher looks for due events at least every ``poll`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections import Counter
+
+from faas.events import DeadLetterReason, QueuedEvent
+from faas.exceptions import ExecutorUnavailable, FaaSError, FunctionNotFound, PayloadTooLarge, StoreError, Throttled
+from faas.invoke import Invoker
+from faas.registry import Registry
+from faas.store_events import EventStore
+
+log = logging.getLogger(__name__)
+
+ASYNC_PAYLOAD_LIMIT = 1024 * 1024  # Lambda's asynchronous payload cap (1 MB)
+THROTTLE_BACKOFF = (0.5, 10.0)  # first and largest wait before a throttled event is tried again
+
+
+class AsyncQueue:
+    """The durable queue and its dispatcher; an async context manager owned by the Runtime."""
+
+    def __init__(
+        self, store: EventStore, registry: Registry, invoker: Invoker, *, poll: float = 0.5, grace: float = 10.0
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.invoker = invoker
+        self.poll = poll
+        self.grace = grace
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._loop_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._inflight: Counter[str] = Counter()
+        self._throttled: dict[str, int] = {}
+        self.dispatched = 0
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> "AsyncQueue":
+        recovered = await self.store.recover()
+        if recovered:
+            log.warning("async queue: %d event(s) were running when the server stopped; running them again",
+                        recovered)
+        self._loop_task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Stop claiming; give tries in flight ``grace`` seconds, then leave the rest for next start."""
+        self._closing = True
+        self._wake.set()
+        if self._loop_task is not None:
+            await self._loop_task
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=self.grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                log.warning("async queue: %d event(s) still running after %.0f s; they run again at next start",
+                            len(pending), self.grace)
+                await asyncio.wait(pending)
+
+    # --- accepting events -----------------------------------------------------------------------
+
+    def new_event(
+        self, function: str, payload: bytes, *, trigger: str, caller: str | None = None,
+        event_id: str | None = None, run_id: int | None = None, delay: float = 0.0,
+    ) -> QueuedEvent:
+        """Build an event for ``function``, checking it exists and the payload fits (no I/O)."""
+        self.registry.get(function)
+        if len(payload) > ASYNC_PAYLOAD_LIMIT:
+            raise PayloadTooLarge(len(payload), ASYNC_PAYLOAD_LIMIT)
+        now = time.time()
+        return QueuedEvent(
+            id=event_id or str(uuid.uuid4()), function=function, trigger=trigger, caller=caller,
+            payload=payload, enqueued_at=now, next_at=now + delay, run_id=run_id,
+        )
+
+    async def enqueue(
+        self, function: str, payload: bytes, *, trigger: str, caller: str | None = None, event_id: str | None = None
+    ) -> str:
+        """Queue one event durably and return its id. Raises FunctionNotFound or PayloadTooLarge."""
+        ev = self.new_event(function, payload, trigger=trigger, caller=caller, event_id=event_id)
+        await self.store.enqueue([ev])
+        self.wake()
+        return ev.id
+
+    def wake(self) -> None:
+        """Look for due events now (after a commit that added some)."""
+        self._wake.set()
+
+    # --- the dispatcher -------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while not self._closing:
+            self._wake.clear()
+            try:
+                await self._claim_and_start()
+                timeout = await self._idle_timeout()
+            except StoreError as exc:
+                log.error("async queue: %s; trying again in 1 s", exc)
+                timeout = 1.0
+            if self._closing:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _idle_timeout(self) -> float:
+        due = await self.store.next_due()
+        if due is None:
+            return self.poll
+        return min(self.poll, max(0.0, due - time.time()))
+
+    async def _claim_and_start(self) -> None:
+        if self._closing:
+            return
+        claimed = await self.store.claim(time.time(), self._choose)
+        for ev in claimed:
+            self._inflight[ev.function] += 1
+            task = asyncio.get_running_loop().create_task(self._dispatch(ev))
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._wake.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("async queue: dispatch failed", exc_info=task.exception())
+
+    def _choose(self, due: list[QueuedEvent]) -> list[QueuedEvent]:
+        """Take due events while each function stays under its concurrency and the server under
+        max_workers, so queued work waits here (durably) rather than in the pool."""
+        total_cap = self.registry.config.executor.max_workers
+        total = sum(self._inflight.values())
+        planned: Counter[str] = Counter()
+        chosen: list[QueuedEvent] = []
+        for ev in due:
+            if total >= total_cap:
+                break
+            try:
+                cap = self.registry.get(ev.function).config.concurrency
+            except FunctionNotFound:
+                cap = 1  # taken, so that it is dead-lettered
+            if self._inflight[ev.function] + planned[ev.function] >= cap:
+                continue
+            planned[ev.function] += 1
+            total += 1
+            chosen.append(ev)
+        return chosen
+
+    async def _dispatch(self, ev: QueuedEvent) -> None:
+        try:
+            await self._try(ev)
+        finally:
+            self._inflight[ev.function] -= 1
+            if self._inflight[ev.function] <= 0:
+                del self._inflight[ev.function]
+
+    async def _try(self, ev: QueuedEvent) -> None:
+        store = self.store
+        try:
+            fn = self.registry.get(ev.function)
+        except FunctionNotFound as exc:
+            await self._dead(ev, DeadLetterReason.FUNCTION_NOT_FOUND, "ResourceNotFoundException", str(exc), ev.attempts)
+            return
+        cfg = fn.config
+        age = time.time() - ev.enqueued_at
+        if age > cfg.max_event_age:
+            await self._dead(ev, DeadLetterReason.EVENT_AGE_EXCEEDED, ev.last_error_type,
+                             ev.last_error_message or f"event is {age:.0f} s old (max_event_age = {cfg.max_event_age:g})",
+                             ev.attempts)
+            return
+        rid = ev.request_ids[-1]
+        try:
+            result = await self.invoker.invoke(
+                ev.function, ev.payload, trigger=ev.trigger, caller=ev.caller, request_id=rid
+            )
+        except Throttled as exc:
+            n = self._throttled.get(ev.id, 0)
+            self._throttled[ev.id] = n + 1
+            wait = min(THROTTLE_BACKOFF[1], THROTTLE_BACKOFF[0] * 2**n)
+            log.info("async queue: %s throttled (%s); again in %.1f s", ev.id, exc.reason, wait)
+            await store.retry_later(ev, time.time() + wait, error_type=None, error_message=None, counts=False)
+            return
+        except ExecutorUnavailable:
+            await store.retry_later(ev, time.time(), error_type=None, error_message=None, counts=False)
+            return
+        except FunctionNotFound as exc:  # removed from config while queued
+            await self._dead(ev, DeadLetterReason.FUNCTION_NOT_FOUND, "ResourceNotFoundException", str(exc), ev.attempts)
+            return
+        except FaaSError as exc:
+            log.error("async queue: %s of %s failed before running: %s", ev.id, ev.function, exc)
+            await self._failed(ev, cfg.max_retries, cfg.retry_base_delay, cfg.max_event_age,
+                               type(exc).__name__, str(exc), None)
+            return
+        self._throttled.pop(ev.id, None)
+        self.dispatched += 1
+        if result.ok:
+            await store.succeeded(ev, duration_ms=result.duration_ms)
+            return
+        error_type, message = _error_of(result.body, result.error_type)
+        await self._failed(ev, cfg.max_retries, cfg.retry_base_delay, cfg.max_event_age, error_type, message,
+                           result.duration_ms)
+
+    async def _failed(
+        self, ev: QueuedEvent, max_retries: int, base_delay: float, max_age: float,
+        error_type: str | None, message: str | None, duration_ms: float | None,
+    ) -> None:
+        attempts = ev.attempts + 1
+        if attempts > max_retries:
+            await self._dead(ev, DeadLetterReason.RETRIES_EXHAUSTED, error_type, message, attempts, duration_ms)
+            return
+        next_at = time.time() + base_delay * 2 ** (attempts - 1)
+        if next_at - ev.enqueued_at > max_age:
+            await self._dead(ev, DeadLetterReason.EVENT_AGE_EXCEEDED, error_type, message, attempts, duration_ms)
+            return
+        log.info("async queue: %s of %s failed (%s), try %d of %d in %.1f s", ev.id, ev.function, error_type,
+                 attempts + 1, max_retries + 1, next_at - time.time())
+        await self.store.retry_later(ev, next_at, error_type=error_type, error_message=message, counts=True,
+                                     duration_ms=duration_ms)
+
+    async def _dead(
+        self, ev: QueuedEvent, reason: DeadLetterReason, error_type: str | None, message: str | None,
+        attempts: int, duration_ms: float | None = None,
+    ) -> None:
+        self._throttled.pop(ev.id, None)
+        letter = await self.store.dead_letter(ev, reason, error_type=error_type, error_message=message,
+                                              attempts=attempts, duration_ms=duration_ms)
+        log.warning("async queue: %s of %s dead-lettered as #%d (%s, %d tries): %s: %s", ev.id, ev.function, letter,
+                    reason.value, attempts, error_type, message)
+
+
+def _error_of(body: bytes, error_type: str | None) -> tuple[str | None, str | None]:
+    """The errorType and errorMessage of a failed call's error object."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return error_type, body[:1000].decode("utf-8", "replace") or None
+    if not isinstance(data, dict):
+        return error_type, None
+    message = data.get("errorMessage")
+    return data.get("errorType", error_type), None if message is None else str(message)[:4000]
