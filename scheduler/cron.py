@@ -171,11 +171,17 @@ class CronScheduler:
             return None
         grace = timedelta(seconds=schedule.misfire_grace_seconds)
         latest = _latest_fire(parsed, max(last, now - grace), now)
-        if latest is None or latest != first_missed:
+        if latest is None:
             await self.book.missed(
                 schedule, first_missed.timestamp(),
-                f"fires from {first_missed.isoformat()} were due while the server was down, past "
+                f"fires from {first_missed.isoformat()} on were due while the server was down, past "
                 f"misfire_grace_seconds = {schedule.misfire_grace_seconds:g}; not run",
+            )
+        elif latest != first_missed:
+            await self.book.missed(
+                schedule, first_missed.timestamp(),
+                f"fires from {first_missed.isoformat()} on were due while the server was down; only the "
+                f"latest, at {latest.isoformat()}, runs",
             )
         if latest is not None:
             log.info("schedule %s: catching up the fire due at %s", schedule.name, latest.isoformat())
