@@ -109,6 +109,7 @@ class BucketWatcher:
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._config_changed = False
         self.announced = 0
 
     def _buckets(self) -> dict[str, BucketConfig]:
@@ -122,7 +123,13 @@ class BucketWatcher:
         self._tasks = [loop.create_task(self._watch(ready)), loop.create_task(self._settle())]
         await ready  # watching before the first scan, so nothing lands unseen in between
         await self._scan()
+        self.runtime.registry.subscribe(self._on_config)
         return self
+
+    def _on_config(self, config: Config, changed: set[str]) -> None:
+        """A reloaded config may name new buckets: make their folders and look at them (in _settle)."""
+        self._config_changed = True
+        self._wake.set()
 
     async def __aexit__(self, *exc: object) -> None:
         self._stop.set()
@@ -207,6 +214,10 @@ class BucketWatcher:
                 except FaaSError as exc:  # the store failed: look again later
                     log.error("bucket %s: %s: %s; trying again", k[0], k[1], exc)
                     self._pending[k] = _Pending(seen=False, due=loop.time() + 1.0)
+            if self._config_changed:
+                self._config_changed = False
+                await asyncio.to_thread(self._make_folders)
+                next_scan = loop.time()
             if loop.time() >= next_scan:
                 next_scan = loop.time() + RESCAN_SECONDS
                 await self._scan()

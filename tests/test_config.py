@@ -75,4 +75,5 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_shipped_config_is_valid() -> None:
     config = load_config(Path(__file__).parent.parent / "config.toml")
-    assert {"hello", "echo", "webapp", "slow"} <= set(config.functions)
+    assert {"hello", "echo", "webapp", "slow", "thumbnail"} <= set(config.functions)
+    assert {b.name for b in config.buckets} == {"uploads", "thumbnails"}

@@ -50,3 +50,33 @@ def test_slow_demo_times_out_and_fails(server: Server) -> None:
     assert server.client.get("/slow", params={"sleep": "0"}).json() == {"slept": 0.0}
     assert server.client.get("/slow", params={"sleep": "5"}).status_code == 504
     assert server.client.get("/slow", params={"fail": "1"}).status_code == 502
+
+
+def test_thumbnail_on_upload(server: Server) -> None:
+    import io
+    import json
+
+    from PIL import Image
+
+    from tests.conftest import ADMIN_KEY, wait_for
+
+    auth = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    image = io.BytesIO()
+    Image.new("RGB", (640, 480), (200, 30, 30)).save(image, format="PNG")
+    r = server.client.put("/buckets/uploads/photos/red cat.png", content=image.getvalue(), headers=auth)
+    assert r.status_code == 200, r.text
+    server.client.put("/buckets/uploads/notes.txt", content=b"not an image", headers=auth)
+
+    def fetched(key: str) -> bytes | None:
+        got = server.client.get(f"/buckets/thumbnails/{key}", headers=auth)
+        return got.content if got.status_code == 200 else None
+
+    meta = json.loads(wait_for(lambda: fetched("photos/red cat.png.json"), 20, what="the metadata record"))
+    thumb = Image.open(io.BytesIO(wait_for(lambda: fetched("photos/red cat.png"), what="the thumbnail")))
+    assert thumb.format == "PNG" and thumb.size == (128, 96)
+    assert meta["name"] == "photos/red cat.png" and meta["size"] == len(image.getvalue())
+    assert meta["dimensions"] == {"width": 640, "height": 480} and meta["created"].endswith("Z")
+    assert meta["thumbnail"] == {"bucket": "thumbnails", "key": "photos/red cat.png", "width": 128, "height": 96}
+    wait_for(lambda: server.db_rows("SELECT COUNT(*) FROM invocations WHERE function = 'thumbnail' AND "
+                                    "trigger = 'bucket' AND status = 'success'") == [(2,)], what="both uploads handled")
+    assert fetched("notes.txt") is None  # not an image: skipped, not retried
