@@ -95,7 +95,7 @@ async def _offline(config: Config, action: str, name: str, limit: int) -> Any:
         book = ScheduleBook(store, lambda: config, None)
         try:
             if action == "list":
-                return {"schedules": [i.as_json() for i in await book.list()]}
+                return {"schedules": [i.as_json() for i in await book.describe()]}
             if action == "runs":
                 return {"runs": [r.as_json() for r in await book.runs(name, limit)]}
             await (book.pause(name) if action == "pause" else book.resume(name))

@@ -113,7 +113,7 @@ class ScheduleBook:
 
     # --- what the admin API and CLI do ----------------------------------------------------------
 
-    async def list(self) -> list[ScheduleInfo]:
+    async def describe(self) -> list[ScheduleInfo]:
         last = await self.store.last_runs()
         out: list[ScheduleInfo] = []
         now = datetime.now(UTC)
@@ -127,7 +127,7 @@ class ScheduleBook:
         return out
 
     async def info(self, name: str) -> ScheduleInfo:
-        for info in await self.list():
+        for info in await self.describe():
             if info.config.name == name:
                 return info
         raise ScheduleNotFound(name, [s.name for s in self.config.schedules])

@@ -297,10 +297,12 @@ class EventStore:
         """
         now = time.time()
         async with self._tx("replaying dead letters") as db:
-            if ids is None:
-                where, args = (" WHERE function = ?", [function]) if function else ("", [])
-            else:
+            args: list[Any] = []
+            where = ""
+            if ids is not None:
                 where, args = f" WHERE id IN ({','.join('?' * len(ids))})", list(ids)
+            elif function:
+                where, args = " WHERE function = ?", [function]
             async with db.execute(f"SELECT {_DEAD_COLUMNS} FROM dead_letters{where} ORDER BY id", args) as cur:
                 letters = [_dead(r) for r in await cur.fetchall()]
             events = [

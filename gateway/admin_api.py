@@ -32,7 +32,7 @@ class AdminApi:
     async def schedules(self, request: Request) -> Response:
         if (refused := self._refused(request)) is not None:
             return refused
-        infos = await self.runtime.schedules.list()
+        infos = await self.runtime.schedules.describe()
         return JSONResponse({"schedules": [i.as_json() for i in infos]})
 
     async def schedule(self, request: Request) -> Response:

@@ -222,9 +222,9 @@ def _latest_fire(parsed: Schedule, after: datetime, until: datetime) -> datetime
         anchor = parsed.anchor.astimezone(UTC)
         if until < anchor:
             return None
-        latest = anchor + ((until - anchor) // parsed.interval) * parsed.interval
-        return latest if latest > after else None
-    latest = None
+        last = anchor + ((until - anchor) // parsed.interval) * parsed.interval
+        return last if last > after else None
+    latest: datetime | None = None
     t = parsed.next_fire(after)
     while t is not None and t <= until:
         latest = t
