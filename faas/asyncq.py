@@ -137,7 +137,7 @@ class AsyncQueue:
     async def _claim_and_start(self) -> None:
         if self._closing:
             return
-        claimed = await self.store.claim(time.time(), self._choose)
+        claimed = await self.store.claim(time.time(), self._choose, skip=self._at_cap())
         for ev in claimed:
             self._inflight[ev.function] += 1
             task = asyncio.get_running_loop().create_task(self._dispatch(ev))
@@ -149,6 +149,16 @@ class AsyncQueue:
         self._wake.set()
         if not task.cancelled() and task.exception() is not None:
             log.error("async queue: dispatch failed", exc_info=task.exception())
+
+    def _at_cap(self) -> frozenset[str]:
+        capped = set()
+        for name, n in self._inflight.items():
+            try:
+                if n >= self.registry.get(name).config.concurrency:
+                    capped.add(name)
+            except FunctionNotFound:
+                pass
+        return frozenset(capped)
 
     def _choose(self, due: list[QueuedEvent]) -> list[QueuedEvent]:
         """Take due events while each function stays under its concurrency and the server under

@@ -205,17 +205,21 @@ class EventStore:
             return cur.rowcount
 
     async def claim(
-        self, now: float, choose: Callable[[list[QueuedEvent]], list[QueuedEvent]], limit: int = 200
+        self, now: float, choose: Callable[[list[QueuedEvent]], list[QueuedEvent]], *,
+        skip: frozenset[str] = frozenset(), limit: int = 200,
     ) -> list[QueuedEvent]:
-        """Mark due events running. ``choose`` picks which of the due ones (in due order) to take.
+        """Mark due events running. ``choose`` picks which of the due ones (in due order) to take;
+        events of the functions in ``skip`` (at their concurrency) are not even looked at.
 
         Each claimed event gets the request id of its try: the event id for the first start, a new
         one for a retry or a restart after an interruption (the invocations table keys on it).
         """
         async with self._tx("claiming due events") as db:
+            not_in = f" AND function NOT IN ({','.join('?' * len(skip))})" if skip else ""
             async with db.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM async_queue WHERE state = ? AND next_at <= ? ORDER BY next_at LIMIT ?",
-                (EventState.QUEUED.value, now, limit),
+                f"SELECT {_EVENT_COLUMNS} FROM async_queue WHERE state = ? AND next_at <= ?{not_in} "
+                "ORDER BY next_at LIMIT ?",
+                (EventState.QUEUED.value, now, *sorted(skip), limit),
             ) as cur:
                 due = [_event(r) for r in await cur.fetchall()]
             claimed: list[QueuedEvent] = []
