@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -369,17 +369,24 @@ def _function_ref(t: _Table, functions: Mapping[str, FunctionConfig], *, require
     return function
 
 
+def _named_entries(raw: Any, section: str, valid: Callable[[str], bool], rule: str) -> Iterator[tuple[_Table, str]]:
+    """The tables of ``[[section]]``, each with its ``name``: valid (else ``rule`` says why) and unique."""
+    seen: dict[str, int] = {}
+    for i, data in enumerate(_array(raw, section)):
+        t = _Table(data, f"{section}[{i}]")
+        name = t.string("name", required=True)
+        if not valid(name):
+            raise ConfigError(f'{t.key("name")} = "{name}": {rule}')
+        if name in seen:
+            raise ConfigError(f'{t.key("name")} = "{name}": already used by {section}[{seen[name]}]')
+        seen[name] = i
+        yield t, name
+
+
 def _schedules(raw: Any, functions: Mapping[str, FunctionConfig]) -> tuple[ScheduleConfig, ...]:
     out: list[ScheduleConfig] = []
-    seen: dict[str, int] = {}
-    for i, data in enumerate(_array(raw, "schedules")):
-        t = _Table(data, f"schedules[{i}]")
-        name = t.string("name", required=True)
-        if not SCHEDULE_NAME.match(name):
-            raise ConfigError(f'{t.key("name")} = "{name}": must be 1-64 letters, digits, ".", "-" or "_"')
-        if name in seen:
-            raise ConfigError(f'{t.key("name")} = "{name}": already used by schedules[{seen[name]}]')
-        seen[name] = i
+    rule = 'must be 1-64 letters, digits, ".", "-" or "_"'
+    for t, name in _named_entries(raw, "schedules", lambda n: bool(SCHEDULE_NAME.match(n)), rule):
         expression = t.string("expression", required=True)
         timezone = t.string("timezone", "UTC")
         try:
@@ -423,18 +430,8 @@ def _schedule_input(t: _Table) -> str | None:
 
 def _buckets(raw: Any, functions: Mapping[str, FunctionConfig]) -> tuple[BucketConfig, ...]:
     out: list[BucketConfig] = []
-    seen: dict[str, int] = {}
-    for i, data in enumerate(_array(raw, "buckets")):
-        t = _Table(data, f"buckets[{i}]")
-        name = t.string("name", required=True)
-        if not BUCKET_NAME.match(name) or ".." in name:
-            raise ConfigError(
-                f'{t.key("name")} = "{name}": must be 3-63 lower-case letters, digits, "." or "-", '
-                "starting and ending with a letter or digit"
-            )
-        if name in seen:
-            raise ConfigError(f'{t.key("name")} = "{name}": already defined by buckets[{seen[name]}]')
-        seen[name] = i
+    rule = 'must be 3-63 lower-case letters, digits, "." or "-", starting and ending with a letter or digit'
+    for t, name in _named_entries(raw, "buckets", lambda n: bool(BUCKET_NAME.match(n)) and ".." not in n, rule):
         function = _function_ref(t, functions, required=False)
         events = t.strings("events") if "events" in t.data else ("s3:ObjectCreated:*",)
         for event in events:

@@ -99,7 +99,7 @@ def test_values(tmp_path: Path) -> None:
         (BUCKET + 'function = "f"\nevents = []\n', "buckets[0].events = []: name at least one event"),
         (BUCKET + 'auth = "open"\n', "buckets[0].auth = \"open\": must be one of 'api_key', 'none'"),
         (BUCKET + "settle_seconds = 0\n", "buckets[0].settle_seconds = 0: must be a number from 0.05 to 3600"),
-        (BUCKET + '[[buckets]]\nname = "ups"\n', 'buckets[1].name = "ups": already defined by buckets[0]'),
+        (BUCKET + '[[buckets]]\nname = "ups"\n', 'buckets[1].name = "ups": already used by buckets[0]'),
         (BUCKET + 'prefix = 1\n', "buckets[0].prefix = 1: must be a string"),
     ],
 )
