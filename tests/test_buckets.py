@@ -151,6 +151,14 @@ def test_bad_keys_and_auth_are_refused(servers: Callable[..., Server], tmp_path:
     assert [unquote_plus(r["s3"]["object"]["key"]) for r in s3_records(out, "private")] == ["in/take.txt"]
     assert "in/leak.txt' resolves outside the bucket through a symlink: not announced" in srv.log()
 
+    # a bucket added to the config while the server runs: its folder is made and watched
+    srv.config_path.write_text(srv.config_path.read_text() + '\n[[buckets]]\nname = "later"\nfunction = "rec"\n'
+                               'auth = "none"\nsettle_seconds = 0.2\n')
+    wait_for(lambda: (srv.data_dir / "buckets" / "later").is_dir(), what="the new bucket's folder")
+    (srv.data_dir / "buckets" / "later" / "hand-copied.txt").write_bytes(b"hello")
+    later = wait_announced(out, "hand-copied.txt")
+    assert later["s3"]["bucket"]["name"] == "later"
+
 
 def test_slow_writer_is_announced_once_when_complete(servers: Callable[..., Server], tmp_path: Path) -> None:
     out = tmp_path / "out"
@@ -161,12 +169,12 @@ def test_slow_writer_is_announced_once_when_complete(servers: Callable[..., Serv
     chunks = [os.urandom(4096) for _ in range(20)]
     finished = threading.Event()
 
-    def writer() -> None:  # a copy that takes ~2 s, pausing well under the 0.5 s settle window
+    def writer() -> None:  # a copy that takes over 1 s, pausing well under the 0.5 s settle window
         with open(target, "wb") as f:
             for chunk in chunks:
                 f.write(chunk)
                 f.flush()
-                time.sleep(0.1)
+                time.sleep(0.06)
         finished.set()
 
     thread = threading.Thread(target=writer)
