@@ -17,9 +17,10 @@ from pathlib import Path
 
 from faas.exceptions import InvalidRequest
 
-__all__ = ["BUCKETS_DIR", "BucketKeyError", "bucket_root", "check_key", "is_hidden", "md5_file", "object_path"]
+__all__ = ["BUCKETS_DIR", "UPLOAD_PREFIX", "BucketKeyError", "bucket_root", "check_key", "is_hidden", "md5_file", "object_path"]
 
 BUCKETS_DIR = "buckets"
+UPLOAD_PREFIX = ".faas-upload-"  # an upload being written, renamed into place when complete
 MAX_KEY_BYTES = 1024
 CHUNK = 1024 * 1024
 

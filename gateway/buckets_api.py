@@ -21,7 +21,7 @@ from typing import IO
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from faas.buckets import BucketKeyError, bucket_root, object_path
+from faas.buckets import UPLOAD_PREFIX, BucketKeyError, bucket_root, object_path
 from faas.config import BucketConfig
 from faas.runtime import Runtime
 from gateway.auth import is_admin
@@ -88,7 +88,7 @@ class BucketApi:
             await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
             return _message(409, f"a parent of {key!r} is an object, so it cannot hold other keys")
-        temp = path.parent / f".faas-upload-{uuid.uuid4().hex}"
+        temp = path.parent / f"{UPLOAD_PREFIX}{uuid.uuid4().hex}"
         digest = hashlib.md5(usedforsecurity=False)
         size = 0
         f: IO[bytes] = await asyncio.to_thread(open, temp, "wb")

@@ -36,7 +36,7 @@ from urllib.parse import quote_plus
 
 import watchfiles
 
-from faas.buckets import BUCKETS_DIR, BucketKeyError, is_hidden, md5_file, object_path
+from faas.buckets import BUCKETS_DIR, UPLOAD_PREFIX, BucketKeyError, is_hidden, md5_file, object_path
 from faas.config import BucketConfig, Config
 from faas.events import BucketObject, QueuedEvent, iso_time
 from faas.exceptions import FaaSError
@@ -117,11 +117,13 @@ class BucketWatcher:
 
     async def __aenter__(self) -> "BucketWatcher":
         await asyncio.to_thread(self._make_folders)
+        await asyncio.to_thread(self._remove_stale_uploads)
         self._manifest = await self.store.bucket_objects()
         loop = asyncio.get_running_loop()
         ready = loop.create_future()
         self._tasks = [loop.create_task(self._watch(ready)), loop.create_task(self._settle())]
-        await ready  # watching before the first scan, so nothing lands unseen in between
+        await ready
+        # A file landing before the watch is active and after this scan is found by the next rescan.
         await self._scan()
         self.runtime.registry.subscribe(self._on_config)
         return self
@@ -142,6 +144,13 @@ class BucketWatcher:
     def _make_folders(self) -> None:
         for name in self._buckets():
             (self.root / name).mkdir(parents=True, exist_ok=True)
+
+    def _remove_stale_uploads(self) -> None:
+        """Uploads cut short by a crash. Only at start: none can be in progress before HTTP is served."""
+        for stale in self.root.glob(f"*/**/{UPLOAD_PREFIX}*"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+                log.info("removed %s, an upload cut short", stale)
 
     # --- noticing changes ---------------------------------------------------------------------
 

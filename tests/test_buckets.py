@@ -212,6 +212,7 @@ def test_files_landing_while_down_are_announced_after_start(servers: Callable[..
     assert not announced(out, "racing.txt")
 
     (uploads / "gone.txt").unlink()
+    (uploads / ".faas-upload-0123").write_bytes(b"half an upload cut short by the kill")
     (uploads / "new").mkdir()
     (uploads / "new" / "while down.txt").write_bytes(b"landed while the server was down")
     srv = servers(root, {}, config(out))
@@ -223,3 +224,4 @@ def test_files_landing_while_down_are_announced_after_start(servers: Callable[..
     wait_announced(out, "marker")
     for key in ("keep.txt", "gone.txt", "racing.txt", "new/while down.txt"):
         assert len(announced(out, key)) == 1, key  # once each, across the kill and the restart
+    assert not (uploads / ".faas-upload-0123").exists()  # removed at start, never announced
