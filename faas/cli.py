@@ -69,7 +69,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _command_modules() -> list[Any]:
-    modules: list[Any] = []
+    from faas import cli_keys
+
+    modules: list[Any] = [cli_keys]
     return modules
 
 
@@ -101,11 +103,15 @@ def serve(config: Config, host: str | None, port: int | None) -> int:
     from gateway.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(Runtime(config))
+    port = config.server.port if port is None else port
+    public_host = host or config.server.host
+    if public_host in ("0.0.0.0", "::", ""):
+        public_host = "127.0.0.1"
+    app = create_app(Runtime(config, endpoint_url=f"http://{public_host}:{port}"))
     uv_config = uvicorn.Config(
         app,
         host=host or config.server.host,
-        port=config.server.port if port is None else port,
+        port=port,
         lifespan="on",
         access_log=config.server.access_log,
         log_config=None,

@@ -22,6 +22,8 @@ __all__ = [
     "ExecutorConfig",
     "FunctionConfig",
     "RouteConfig",
+    "UsagePlanConfig",
+    "WebSocketConfig",
     "load_config",
     "parse_config",
 ]
@@ -48,6 +50,10 @@ RESERVED_ENV = frozenset(
         "LAMBDA_TASK_ROOT",
         "LAMBDA_RUNTIME_DIR",
         "TMPDIR",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
     }
 )
 
@@ -101,12 +107,43 @@ class RouteConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UsagePlanConfig:
+    """Throttle (token bucket: ``rate`` per second, ``burst`` size) and quota per API key."""
+
+    name: str
+    rate: float | None = None
+    burst: int | None = None
+    quota: int | None = None
+    quota_period: str = "month"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebSocketConfig:
+    """An API Gateway WebSocket API at ``path``; its stage is the path without the leading slash."""
+
+    path: str
+    route_selection: str = "$request.body.action"
+    routes: Mapping[str, str] = field(default_factory=dict)  # route key -> function
+    auth: str = "none"
+
+    @property
+    def stage(self) -> str:
+        return self.path.lstrip("/")
+
+    @property
+    def selection_path(self) -> tuple[str, ...]:
+        return tuple(self.route_selection[len("$request.body.") :].split("."))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     path: Path
     server: ServerConfig
     executor: ExecutorConfig
     functions: Mapping[str, FunctionConfig]
     routes: tuple[RouteConfig, ...]
+    usage_plans: Mapping[str, UsagePlanConfig] = field(default_factory=dict)
+    websockets: tuple[WebSocketConfig, ...] = ()
 
 
 # --- reading helpers ---------------------------------------------------------------------------
@@ -294,6 +331,65 @@ def _check_route_path(key: str, path: str) -> None:
             raise ConfigError(f'{key} = "{path}": empty path segment')
 
 
+QUOTA_PERIODS = ("day", "week", "month")
+ROUTE_SELECTION = re.compile(r"^\$request\.body\.[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+WS_ROUTE_KEY = re.compile(r"^(\$connect|\$disconnect|\$default|[A-Za-z0-9_.:-]{1,128})$")
+
+
+def _usage_plan(name: str, t: _Table) -> UsagePlanConfig:
+    if not FUNCTION_NAME.match(name):
+        raise ConfigError(f'usage_plans."{name}": a plan name must be 1-64 letters, digits, "-" or "_"')
+    rate = t._take("rate", None)
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 1_000_000):
+        raise ConfigError(f"{t.key('rate')} = {_show(rate)}: must be a number of requests per second above 0")
+    burst = t._take("burst", None)
+    if burst is not None and (isinstance(burst, bool) or not isinstance(burst, int) or not 1 <= burst <= 1_000_000):
+        raise ConfigError(f"{t.key('burst')} = {_show(burst)}: must be an integer from 1 to 1000000")
+    if burst is not None and rate is None:
+        raise ConfigError(f"{t.key('burst')}: needs a rate as well")
+    quota = t._take("quota", None)
+    if quota is not None and (isinstance(quota, bool) or not isinstance(quota, int) or quota < 1):
+        raise ConfigError(f"{t.key('quota')} = {_show(quota)}: must be a positive integer (requests per period)")
+    plan = UsagePlanConfig(
+        name=name,
+        rate=float(rate) if rate is not None else None,
+        burst=burst if burst is not None else (max(1, int(-(-rate // 1))) if rate is not None else None),
+        quota=quota,
+        quota_period=t.choice("quota_period", QUOTA_PERIODS, "month"),
+    )
+    t.done()
+    return plan
+
+
+def _websocket(i: int, data: Any, functions: Mapping[str, FunctionConfig]) -> WebSocketConfig:
+    t = _Table(data, f"websockets[{i}]")
+    path = t.string("path", required=True)
+    if not re.fullmatch(r"(/[A-Za-z0-9_.-]+)+", path):
+        raise ConfigError(f'{t.key("path")} = "{path}": must be like "/ws": "/" and letters, digits, "_", "-", "."')
+    for prefix in RESERVED_PREFIXES:
+        if path == prefix.rstrip("/") or path.startswith(prefix):
+            raise ConfigError(f'{t.key("path")} = "{path}": {prefix} is reserved for the platform')
+    selection = t.string("route_selection", "$request.body.action")
+    if not ROUTE_SELECTION.match(selection):
+        raise ConfigError(
+            f'{t.key("route_selection")} = "{selection}": must be $request.body.FIELD (dots for nested fields)'
+        )
+    routes_table = t.table("routes")
+    routes: dict[str, str] = {}
+    for key, function in routes_table.data.items():
+        if not WS_ROUTE_KEY.match(key):
+            raise ConfigError(f'{routes_table.key(key)}: not a valid route key (use $connect, $disconnect, $default or a name)')
+        if not isinstance(function, str):
+            raise ConfigError(f"{routes_table.key(key)} = {_show(function)}: must be a function name")
+        if function not in functions:
+            known = ", ".join(sorted(functions)) or "none are configured"
+            raise ConfigError(f'{routes_table.key(key)} = "{function}": no such function (known: {known})')
+        routes[key] = function
+    ws = WebSocketConfig(path=path, route_selection=selection, routes=routes, auth=t.choice("auth", AUTH_MODES, "none"))
+    t.done()
+    return ws
+
+
 # --- entry points ------------------------------------------------------------------------------
 
 
@@ -314,8 +410,22 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         if route.route_key in seen:
             raise ConfigError(f'routes[{i}]: "{route.route_key}" is already routed by routes[{seen[route.route_key]}]')
         seen[route.route_key] = i
+    plans_table = root.table("usage_plans")
+    usage_plans = {name: _usage_plan(name, _Table(body, f"usage_plans.{name}")) for name, body in plans_table.data.items()}
+    ws_raw = root._take("websockets", [])
+    if not isinstance(ws_raw, list):
+        raise ConfigError("websockets: must be an array of tables ([[websockets]])")
+    websockets = tuple(_websocket(i, w, functions) for i, w in enumerate(ws_raw))
+    ws_paths: dict[str, int] = {}
+    for i, ws in enumerate(websockets):
+        if ws.path in ws_paths:
+            raise ConfigError(f'websockets[{i}].path = "{ws.path}": already used by websockets[{ws_paths[ws.path]}]')
+        ws_paths[ws.path] = i
     root.done()
-    return Config(path=path, server=server, executor=executor, functions=functions, routes=routes)
+    return Config(
+        path=path, server=server, executor=executor, functions=functions, routes=routes,
+        usage_plans=usage_plans, websockets=websockets,
+    )
 
 
 def load_config(path: Path | str) -> Config:

@@ -52,6 +52,23 @@ MIGRATIONS: dict[str, str] = {
     CREATE INDEX logs_function_id ON logs (function, id);
     CREATE INDEX logs_request ON logs (request_id);
     """,
+    "keys_1": """
+    CREATE TABLE api_keys (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        plan        TEXT,
+        secret_hash TEXT NOT NULL UNIQUE,
+        secret_enc  BLOB NOT NULL,
+        created_at  REAL NOT NULL,
+        revoked_at  REAL
+    );
+    CREATE TABLE key_usage (
+        key_id  TEXT NOT NULL,
+        period  TEXT NOT NULL,
+        count   INTEGER NOT NULL,
+        PRIMARY KEY (key_id, period)
+    );
+    """,
 }
 
 INVOCATION_COLUMNS = (
@@ -75,7 +92,7 @@ class SQLiteStore:
         await self.close()
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             self._db = await aiosqlite.connect(self.path, isolation_level=None)
             await self._db.execute("PRAGMA journal_mode=WAL")

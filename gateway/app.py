@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from faas.config import RESERVED_PREFIXES
 from faas.runtime import Runtime
+from gateway import keys_api
 from gateway.asgi import json_message, send_response
 from gateway.http_api import HttpRoutes
 from gateway.invoke_api import InvokeApi
@@ -57,6 +58,7 @@ class GatewayApp:
             routes=[
                 Route("/healthz", healthz, methods=["GET", "HEAD"]),
                 Route("/2015-03-31/functions/{name:path}/invocations", invoke.invoke, methods=["POST"]),
+                *keys_api.routes(runtime),
             ],
             exception_handlers={404: not_found, 405: not_found},
             lifespan=lifespan,
