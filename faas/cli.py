@@ -101,6 +101,7 @@ def serve(config: Config, host: str | None, port: int | None) -> int:
 
     from faas.runtime import Runtime
     from gateway.app import create_app
+    from gateway.websocket import MAX_MESSAGE_BYTES
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     port = config.server.port if port is None else port
@@ -116,6 +117,7 @@ def serve(config: Config, host: str | None, port: int | None) -> int:
         access_log=config.server.access_log,
         log_config=None,
         timeout_graceful_shutdown=30,
+        ws_max_size=MAX_MESSAGE_BYTES,  # API Gateway's WebSocket message limit
         loop="auto",
         http="auto",
     )

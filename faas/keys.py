@@ -86,6 +86,9 @@ class Keyring:
         self._by_id: dict[str, tuple[ApiKey, str]] = {}
         self._internal: dict[str, tuple[ApiKey, str]] = {}
         self._task: asyncio.Task[None] | None = None
+        # A reload reads the table while create/revoke may change it; the lock keeps a reload from
+        # installing a snapshot taken before a change it did not see.
+        self._lock = asyncio.Lock()
 
     async def __aenter__(self) -> "Keyring":
         await self.reload()
@@ -109,6 +112,10 @@ class Keyring:
                 log.error("reloading API keys failed: %s", exc)
 
     async def reload(self) -> None:
+        async with self._lock:
+            await self._reload()
+
+    async def _reload(self) -> None:
         by_hash: dict[str, ApiKey] = {}
         by_id: dict[str, tuple[ApiKey, str]] = {}
         for row in await self.store.all():
@@ -144,21 +151,22 @@ class Keyring:
             id=key_id, name=name, plan=plan, secret_hash=hash_secret(secret),
             secret_enc=self.box.encrypt(secret, key_id), created_at=now, revoked_at=None,
         )
-        await self.store.insert(row)
-        key = _key(row)
-        self._by_hash[row.secret_hash] = key
-        self._by_id[key_id] = (key, secret)
+        async with self._lock:
+            await self.store.insert(row)
+            key = _key(row)
+            self._by_hash[row.secret_hash] = key
+            self._by_id[key_id] = (key, secret)
         return key, secret
 
     async def revoke(self, key_id: str) -> ApiKey:
-        if not await self.store.revoke(key_id, time.time()):
-            known = {r.id: r for r in await self.store.all()}
-            if key_id not in known:
+        async with self._lock:
+            await self.store.revoke(key_id, time.time())
+            rows = {r.id: r for r in await self.store.all()}
+            if key_id not in rows:
                 raise KeyNotFound(key_id)
-        entry = self._by_id.pop(key_id, None)
-        if entry is not None:
-            self._by_hash.pop(hash_secret(entry[1]), None)
-        rows = {r.id: r for r in await self.store.all()}
+            entry = self._by_id.pop(key_id, None)
+            if entry is not None:
+                self._by_hash.pop(hash_secret(entry[1]), None)
         return _key(rows[key_id])
 
     async def list(self) -> list[ApiKey]:

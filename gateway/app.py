@@ -21,8 +21,10 @@ from faas.config import RESERVED_PREFIXES
 from faas.runtime import Runtime
 from gateway import keys_api
 from gateway.asgi import json_message, send_response
+from gateway.connections_api import ConnectionsApi
 from gateway.http_api import HttpRoutes
 from gateway.invoke_api import InvokeApi
+from gateway.websocket import WebSocketApi
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,9 @@ class GatewayApp:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.http = HttpRoutes(runtime)
+        self.sockets = WebSocketApi(runtime)
         invoke = InvokeApi(runtime)
+        connections = ConnectionsApi(runtime, self.sockets)
 
         @contextlib.asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -59,6 +63,9 @@ class GatewayApp:
                 Route("/healthz", healthz, methods=["GET", "HEAD"]),
                 Route("/2015-03-31/functions/{name:path}/invocations", invoke.invoke, methods=["POST"]),
                 *keys_api.routes(runtime),
+                Route(
+                    "/{stage:path}/@connections/{connection_id}", connections.handle, methods=["GET", "POST", "DELETE"]
+                ),
             ],
             exception_handlers={404: not_found, 405: not_found},
             lifespan=lifespan,
@@ -67,7 +74,7 @@ class GatewayApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
-            if not path.startswith(PLATFORM_PREFIXES):
+            if not path.startswith(PLATFORM_PREFIXES) and "/@connections/" not in path:
                 matched = self.http.match(scope["method"], path)
                 if matched is not None:
                     await self.http.handle(scope, receive, send, matched[0], matched[1])  # type: ignore[arg-type]
@@ -75,5 +82,13 @@ class GatewayApp:
                 status, headers, body = json_message(404, "Not Found")
                 await send_response(send, status, headers, body)
                 return
+        elif scope["type"] == "websocket":
+            ws = self.sockets.match(scope["path"])
+            if ws is not None:
+                await self.sockets.handle(scope, receive, send, ws)  # type: ignore[arg-type]
+            else:
+                await receive()
+                await send({"type": "websocket.close", "code": 1008})
+            return
         await self.platform(scope, receive, send)
 
