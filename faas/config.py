@@ -75,6 +75,7 @@ class ExecutorConfig:
     max_workers: int = 64
     idle_timeout: float = 600.0
     queue_wait_ms: int = 1000
+    init_timeout: float = 10.0
     preload: tuple[str, ...] = ()
     log_cap_bytes: int = 256 * 1024
     max_processes: int = 1024
@@ -250,6 +251,7 @@ def _executor(t: _Table) -> ExecutorConfig:
         max_workers=t.integer("max_workers", 64, 1, 10000),
         idle_timeout=t.number("idle_timeout", 600.0, 1, 86400),
         queue_wait_ms=t.integer("queue_wait_ms", 1000, 0, 900_000),
+        init_timeout=t.number("init_timeout", 10.0, 1, 900),
         preload=t.strings("preload"),
         log_cap_bytes=t.integer("log_cap_bytes", 256 * 1024, 1024, 64 * 1024 * 1024),
         max_processes=t.integer("max_processes", 1024, 1, 1_000_000),
