@@ -35,7 +35,7 @@ ROUTE_SEGMENT_PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}$")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
 AUTH_MODES = ("none", "api_key")
 # Paths the platform itself serves; user routes may not shadow them.
-RESERVED_PREFIXES = ("/2015-03-31/", "/healthz", "/admin", "/metrics")
+RESERVED_PREFIXES = ("/2015-03-31/", "/healthz", "/admin", "/metrics", "/openapi.json")
 # Variables the platform sets for every worker; a function may not override them.
 RESERVED_ENV = frozenset(
     {
@@ -65,6 +65,8 @@ class ServerConfig:
     data_dir: Path
     functions_dir: Path
     max_body_bytes: int = 6 * 1024 * 1024
+    max_header_bytes: int = 16 * 1024
+    body_timeout: float = 30.0
     region: str = "us-east-1"
     account_id: str = "000000000000"
     access_log: bool = False
@@ -235,6 +237,8 @@ def _server(t: _Table, base: Path) -> ServerConfig:
         data_dir=(base / t.string("data_dir", "data")).resolve(),
         functions_dir=(base / t.string("functions_dir", "functions")).resolve(),
         max_body_bytes=t.integer("max_body_bytes", 6 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+        max_header_bytes=t.integer("max_header_bytes", 16 * 1024, 1024, 1024 * 1024),
+        body_timeout=t.number("body_timeout", 30.0, 1, 3600),
         region=t.string("region", "us-east-1"),
         account_id=t.string("account_id", "000000000000"),
         access_log=t.boolean("access_log", False),

@@ -5,6 +5,7 @@
     ├── FunctionNotFound (LookupError)    no function with that name
     ├── InvalidRequest (ValueError)       a request the core refuses (e.g. payload not JSON)
     ├── PayloadTooLarge (ValueError)      a request or response over its size limit
+    ├── RequestTimeout                    a client sent its body too slowly
     ├── Throttled                         a concurrency cap held for longer than queue_wait_ms
     ├── ExecutorUnavailable               the worker pool is stopped or could not start a worker
     ├── StoreError                        the SQLite store failed
@@ -83,3 +84,9 @@ class QuotaExceeded(FaaSError):
     def __init__(self, key_id: str, quota: int, period: str) -> None:
         super().__init__(f"API key {key_id} used its quota of {quota} requests per {period}")
         self.key_id = key_id
+
+
+class RequestTimeout(FaaSError):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the request body did not arrive within {seconds:g} s")
+        self.seconds = seconds

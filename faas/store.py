@@ -118,6 +118,11 @@ class SQLiteStore:
         await self.db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
         async with self.db.execute("SELECT name FROM migrations") as cur:
             applied = {r[0] for r in await cur.fetchall()}
+        async with self.db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        if not applied and row and row[0] >= 1:  # a store from before named migrations
+            applied = {"metering_1"}
+            await self.db.execute("INSERT INTO migrations VALUES ('metering_1', strftime('%s', 'now'))")
         for name in sorted(set(MIGRATIONS) - applied):
             script = MIGRATIONS[name]
             await self.db.executescript(

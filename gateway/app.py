@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from urllib.parse import unquote_to_bytes
 from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -24,6 +25,7 @@ from gateway.asgi import json_message, send_response
 from gateway.connections_api import ConnectionsApi
 from gateway.http_api import HttpRoutes
 from gateway.invoke_api import InvokeApi
+from gateway.openapi import build_openapi
 from gateway.websocket import WebSocketApi
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,9 @@ class GatewayApp:
                 return JSONResponse({"status": "starting"}, 503)
             return JSONResponse({"status": "ok"})
 
+        async def openapi(request: Request) -> Response:
+            return JSONResponse(build_openapi(runtime.config))
+
         async def not_found(request: Request, exc: Exception) -> Response:
             status = exc.status_code if isinstance(exc, HTTPException) else 500
             message = {404: "Not Found", 405: "Method Not Allowed"}.get(status, "Internal server error")
@@ -61,6 +66,7 @@ class GatewayApp:
         self.platform = Starlette(
             routes=[
                 Route("/healthz", healthz, methods=["GET", "HEAD"]),
+                Route("/openapi.json", openapi, methods=["GET"]),
                 Route("/2015-03-31/functions/{name:path}/invocations", invoke.invoke, methods=["POST"]),
                 *keys_api.routes(runtime),
                 Route(
@@ -73,6 +79,11 @@ class GatewayApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            refusal = self._refuse(scope)
+            if refusal is not None:
+                status, headers, body = refusal
+                await send_response(send, status, headers, body)
+                return
             path: str = scope["path"]
             if not path.startswith(PLATFORM_PREFIXES) and "/@connections/" not in path:
                 matched = self.http.match(scope["method"], path)
@@ -91,4 +102,20 @@ class GatewayApp:
                 await send({"type": "websocket.close", "code": 1008})
             return
         await self.platform(scope, receive, send)
+
+    def _refuse(self, scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+        """Requests no endpoint should see: oversized headers, a path that is not UTF-8."""
+        size = 0
+        for name, value in scope["headers"]:
+            size += len(name) + len(value)
+        limit = self.runtime.config.server.max_header_bytes
+        if size > limit:
+            return json_message(431, f"Request Header Fields Too Large: {size} bytes of headers, the limit is {limit}")
+        raw_path = scope.get("raw_path")
+        if raw_path and b"%" in raw_path:
+            try:
+                unquote_to_bytes(raw_path).decode("utf-8")
+            except UnicodeDecodeError:
+                return json_message(400, "Bad Request: the path is not valid UTF-8 once percent-decoded")
+        return None
 

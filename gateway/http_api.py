@@ -14,7 +14,15 @@ from typing import Any
 from starlette.types import Receive, Send
 
 from faas.config import Config
-from faas.exceptions import FaaSError, PayloadTooLarge, QuotaExceeded, RateLimited, Throttled, Unauthorized
+from faas.exceptions import (
+    FaaSError,
+    PayloadTooLarge,
+    QuotaExceeded,
+    RateLimited,
+    RequestTimeout,
+    Throttled,
+    Unauthorized,
+)
 from faas.records import Status, Trigger
 from faas.runtime import Runtime
 from faas.usage import retry_after_header
@@ -57,9 +65,11 @@ class HttpRoutes:
         runtime = self.runtime
         server = runtime.config.server
         try:
-            body = await read_body(scope, receive, server.max_body_bytes)
+            body = await read_body(scope, receive, server.max_body_bytes, server.body_timeout)
         except PayloadTooLarge:
             return json_message(413, "Request Too Long", rid)
+        except RequestTimeout:
+            return json_message(408, "Request Timeout", rid)
         caller: Caller | None = None
         if route.config.auth != "none":
             try:
