@@ -9,7 +9,10 @@ import json
 import sys
 from typing import Any
 
+import os
+
 from faas import cli
+from faas.admin_key import load_admin_key
 from faas.config import Config
 from faas.exceptions import InvalidRequest, KeyNotFound
 
@@ -34,7 +37,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def _server(config: Config, method: str, path: str, url: str | None, body: dict[str, Any] | None = None) -> tuple[int, Any] | None:
     """Call the admin API; None when no server answers (then the store is used directly)."""
-    if cli.load_admin_key(config.server.data_dir, cli.os.environ, create=False) is None:
+    if load_admin_key(config.server.data_dir, os.environ, create=False) is None:
         return None
     try:
         status, _, raw = cli.request(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,7 +118,7 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self._functions)
 
-    def __iter__(self) -> Iterable[Function]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[Function]:
         return iter(list(self._functions.values()))
 
     def apply_config(self, config: Config) -> set[str]:

@@ -128,7 +128,8 @@ def _sigv4_caller(
 def _query_param(scope: Mapping[str, Any], name: str) -> str | None:
     from urllib.parse import parse_qsl
 
-    for k, v in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
+    query: bytes = scope.get("query_string", b"")
+    for k, v in parse_qsl(query.decode("latin-1")):
         if k == name:
             return v
     return None

@@ -44,7 +44,7 @@ LAMBDA_ERRORS: dict[type[FaaSError], tuple[int, str]] = {
 def lookup(table: dict[type[FaaSError], tuple[int, str]], exc: FaaSError) -> tuple[int, str]:
     for cls in type(exc).__mro__:
         if cls in table:
-            return table[cls]  # type: ignore[index]
+            return table[cls]
     return 500, "Internal server error" if table is GATEWAY_ERRORS else "ServiceException"
 
 

@@ -11,8 +11,8 @@ from faas.config import Config
 
 _ERROR = {"description": "Error", "content": {"application/json": {"schema": {"type": "object"}}}}
 _ANY = {"description": "Response"}
-_BEARER = [{"adminKey": []}]
-_KEYED = [{"adminKey": []}, {"apiKey": []}, {"sigv4": []}]
+_BEARER: list[dict[str, list[str]]] = [{"adminKey": []}]
+_KEYED: list[dict[str, list[str]]] = [{"adminKey": []}, {"apiKey": []}, {"sigv4": []}]
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\+?\}")
 
 

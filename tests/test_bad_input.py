@@ -84,7 +84,7 @@ def test_fuzz_the_http_api_with_schemathesis(server: Server) -> None:
         [str(st), "run", f"{server.url}/openapi.json", "--checks", "not_a_server_error",
          "--max-examples", "25", "--request-timeout", "15", "--generation-deterministic",
          "-H", f"Authorization: Bearer {ADMIN_KEY}", "--no-color"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, cwd=server.root,
     )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     assert server.client.get("/healthz").status_code == 200

@@ -416,7 +416,7 @@ class WorkerPool:
                 break
             fut: asyncio.Future[Any] = loop.create_future()
             slots.waiters.append(fut)
-            handle = loop.call_later(remaining, lambda f=fut: f.done() or f.set_result(None))
+            handle = loop.call_later(remaining, _wake_with_none, fut)
             try:
                 got = await fut
             finally:
@@ -550,3 +550,8 @@ def _today() -> str:
     import time
 
     return time.strftime("%Y/%m/%d", time.gmtime())
+
+
+def _wake_with_none(fut: asyncio.Future[Any]) -> None:
+    if not fut.done():
+        fut.set_result(None)

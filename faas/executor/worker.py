@@ -41,7 +41,7 @@ class CappedOutput(io.TextIOBase):
         self.written = 0
         self.truncated = False
 
-    def write(self, s: str) -> int:  # type: ignore[override]
+    def write(self, s: str) -> int:
         data = s.encode("utf-8", "replace")
         room = self._cap - self.written
         if room <= 0:
@@ -108,7 +108,7 @@ class _RequestIdFilter(logging.Filter):
 
 
 class _LambdaFormatter(logging.Formatter):
-    converter = time.gmtime
+    converter = staticmethod(time.gmtime)
 
     def __init__(self) -> None:
         super().__init__(
