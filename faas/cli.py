@@ -69,7 +69,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _command_modules() -> list[Any]:
-    modules: list[Any] = []
+    from faas import cli_bill
+
+    modules: list[Any] = [cli_bill]
     return modules
 
 

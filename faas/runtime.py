@@ -22,6 +22,7 @@ from faas.executor.pool import WorkerPool
 from faas.executor.zygote_client import ZygoteClient
 from faas.invoke import Invoker
 from faas.metering import MeteringWriter
+from faas.metrics import Metrics
 from faas.registry import Registry
 from faas.reload import Reloader
 from faas.store import SQLiteStore
@@ -46,6 +47,7 @@ class Runtime:
         self.metering: MeteringWriter
         self.invoker: Invoker
         self.reloader: Reloader | None = None
+        self.metrics = Metrics()
 
     async def __aenter__(self) -> "Runtime":
         try:
@@ -79,7 +81,11 @@ class Runtime:
         for fn in self.registry:
             self.pool.set_version(fn.name, fn.version)
         self.registry.subscribe(self._on_change)
-        self.invoker = Invoker(self.registry, self.pool, self.metering)
+        self.invoker = Invoker(
+            self.registry, self.pool, self.metering,
+            granularity_ms=config.billing.granularity_ms, bill_init=config.billing.bill_init,
+        )
+        self.metrics.attach(invoker=self.invoker, pool=self.pool, metering=self.metering)
         if self.watch:
             self.reloader = await stack.enter_async_context(Reloader(self.registry))
         self.ready = True
@@ -88,6 +94,8 @@ class Runtime:
     def _on_change(self, config: Config, changed: set[str]) -> None:
         self.config = config
         self.pool.update_settings(config.executor)
+        self.invoker.granularity_ms = config.billing.granularity_ms
+        self.invoker.bill_init = config.billing.bill_init
         for name in changed:
             try:
                 self.pool.set_version(name, self.registry.get(name).version)
