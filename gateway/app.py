@@ -19,17 +19,19 @@ from starlette.types import Receive, Scope, Send
 
 from faas.config import RESERVED_PREFIXES
 from faas.runtime import Runtime
+from gateway.admin import admin_routes
 from gateway.asgi import json_message, send_response
 from gateway.http_api import HttpRoutes
 from gateway.invoke_api import InvokeApi
+from gateway.metrics import HttpMetrics, metrics_endpoint
 
 log = logging.getLogger(__name__)
 
 PLATFORM_PREFIXES = tuple(p.rstrip("/") for p in RESERVED_PREFIXES)
 
 
-def create_app(runtime: Runtime) -> "GatewayApp":
-    return GatewayApp(runtime)
+def create_app(runtime: Runtime) -> HttpMetrics:
+    return HttpMetrics(GatewayApp(runtime), runtime.metrics)
 
 
 class GatewayApp:
@@ -57,6 +59,8 @@ class GatewayApp:
             routes=[
                 Route("/healthz", healthz, methods=["GET", "HEAD"]),
                 Route("/2015-03-31/functions/{name:path}/invocations", invoke.invoke, methods=["POST"]),
+                Route("/metrics", metrics_endpoint(runtime), methods=["GET"]),
+                *admin_routes(runtime),
             ],
             exception_handlers={404: not_found, 405: not_found},
             lifespan=lifespan,
