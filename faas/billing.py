@@ -181,7 +181,7 @@ def estimate(
 
 def money(amount: Decimal) -> str:
     """An amount for JSON and CSV: a decimal string with ten places (exact up to there)."""
-    return str(amount.quantize(_MONEY_PLACES, rounding=ROUND_HALF_UP))
+    return f"{amount.quantize(_MONEY_PLACES, rounding=ROUND_HALF_UP):f}"
 
 
 def dollars(amount: Decimal) -> str:
