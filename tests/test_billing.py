@@ -202,3 +202,32 @@ def test_migration_rolls_up_rows_metered_before_it(tmp_path: Path) -> None:
 def test_month_days() -> None:
     assert store_billing.month_days("2026-02") == (20485, 20485 + 28)
     assert store_billing.month_days("2024-02")[1] - store_billing.month_days("2024-02")[0] == 29
+
+
+def test_a_month_of_ten_million_calls_bills_from_rollups_in_well_under_2_s(tmp_path: Path) -> None:
+    """Rollup rows grow with days x functions x keys, not with calls: fill a month as 10M calls would."""
+    asyncio.run(_open_and_close(tmp_path / "faas.db"))
+    first, end = store_billing.month_days("2026-05")
+    rows = [
+        (day, f"fn{f:02d}", f"key{k}", 128 * (1 + f % 4), 1613, 1613 * 37, 0)
+        for day in range(first, end) for f in range(20) for k in range(10)
+    ]
+    with sqlite3.connect(tmp_path / "faas.db") as db:
+        db.executemany("INSERT INTO usage_daily VALUES (?,?,?,?,?,?,?)", rows)
+    calls = 1613 * len(rows)
+    assert calls >= 10_000_000
+
+    async def bill() -> tuple[float, billing.Bill]:
+        async with SQLiteStore(tmp_path / "faas.db") as store:
+            started = time.perf_counter()
+            result = await month_bill(store, "2026-05", DEFAULT, by="key")
+            return time.perf_counter() - started, result
+
+    elapsed, result = asyncio.run(bill())
+    assert result.total.requests == calls and len(result.lines) == 10
+    assert elapsed < 2.0
+
+
+async def _open_and_close(path: Path) -> None:
+    async with SQLiteStore(path):
+        pass

@@ -34,7 +34,7 @@ def calls_chart(hours: Sequence[HourStats], *, now: float | None = None, width: 
     """Calls per hour (bars, left scale) and mean run time (line, right scale) over the last 24 hours."""
     now = time.time() if now is None else now
     first, slots = _slots(hours, now)
-    left, right, top, bottom = 48, 64, 14, 28
+    left, right, top, bottom = 48, 64, 24, 28
     plot_w, plot_h = width - left - right, height - top - bottom
     max_calls = max((s.calls for s in slots if s), default=0)
     max_ms = max((s.avg_ms for s in slots if s), default=0.0)
@@ -70,8 +70,8 @@ def calls_chart(hours: Sequence[HourStats], *, now: float | None = None, width: 
         parts.append(f'<circle cx="{cx}" cy="{cy}" r="3" fill="{LINE}"/>')
     if not max_calls:
         parts.append(_text(left + plot_w / 2, top + plot_h / 2, "No calls in the last 24 hours", "middle"))
-    parts.append(_text(4, 10, "calls", "start"))
-    parts.append(_text(width - 4, 10, "mean ms", "end"))
+    parts.append(_text(4, 11, "calls", "start"))
+    parts.append(_text(width - 4, 11, "mean run time", "end"))
     parts.append("</svg>")
     return Markup("".join(parts))
 
