@@ -124,9 +124,10 @@ def bill_csv(bill: Bill) -> str:
     return out.getvalue()
 
 
-def bill_table(bill: Bill) -> str:
+def bill_table(bill: Bill, title: str | None = None) -> str:
     """A bill for a terminal: aligned columns, dollars rounded for reading."""
-    title = f"Bill for {bill.month} (UTC), by {bill.by}" if bill.month else "Estimate"
+    if title is None:
+        title = f"Bill for {bill.month} (UTC), by {bill.by}" if bill.month else "Estimate"
     header = (bill.by.upper(), "REQUESTS", "BILLED MS", "GB-SECONDS", "REQUEST COST", "COMPUTE COST", "COST")
     rows = [header]
     for line in bill.lines:

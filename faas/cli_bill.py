@@ -70,13 +70,13 @@ def _amount(text: str) -> Decimal:
     return value
 
 
-def _print(bill: billing.Bill, fmt: str) -> None:
+def _print(bill: billing.Bill, fmt: str, title: str | None = None) -> None:
     if fmt == "json":
         sys.stdout.write(json.dumps(bill_json(bill), indent=2) + "\n")
     elif fmt == "csv":
         sys.stdout.write(bill_csv(bill))
     else:
-        sys.stdout.write(bill_table(bill))
+        sys.stdout.write(bill_table(bill, title))
 
 
 async def show_bill(config: Config, month: str | None, by: str, fmt: str) -> int:
@@ -108,8 +108,7 @@ def show_estimate(config: Config, a: argparse.Namespace) -> int:
         memory_mb=a.memory, requests=a.requests, duration_ms=a.duration_ms, prices=prices,
         granularity_ms=config.billing.granularity_ms,
     )
-    if a.format == "table":
-        sys.stdout.write(f"{a.requests:,} calls of {a.duration_ms:g} ms at {a.memory} MB"
-                         f"{' (no free tier)' if a.no_free_tier else ''}\n")
-    _print(bill, a.format)
+    title = (f"Estimate: {a.requests:,} calls of {a.duration_ms:g} ms at {a.memory} MB"
+             f"{', no free tier' if a.no_free_tier else ''}")
+    _print(bill, a.format, title)
     return 0
