@@ -81,10 +81,7 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class BillLine:
-    """One function's (or one key's) gross cost, before the account's free tier."""
-
-    name: str | None  # a function name, or an API key id (None: calls made without a key)
+class _Amounts:
     requests: int
     billed_ms: int
     gb_seconds: Decimal
@@ -97,20 +94,18 @@ class BillLine:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class BillTotal:
-    """The account's total with the free tier taken off."""
+class BillLine(_Amounts):
+    """One function's (or one key's) gross cost, before the account's free tier."""
 
-    requests: int
-    billed_ms: int
-    gb_seconds: Decimal
+    name: str | None  # a function name, or an API key id (None: calls made without a key)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BillTotal(_Amounts):
+    """The account's total with the free tier taken off (its costs are net, its figures gross)."""
+
     free_requests_applied: int
     free_gb_seconds_applied: Decimal
-    request_cost: Decimal
-    compute_cost: Decimal
-
-    @property
-    def cost(self) -> Decimal:
-        return self.request_cost + self.compute_cost
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

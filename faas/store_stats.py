@@ -11,12 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from faas.records import Invocation
-
-if TYPE_CHECKING:
-    from faas.store import SQLiteStore
+from faas.store import INVOCATION_COLUMNS, SQLiteStore, _filters, _invocation
 
 __all__ = ["FunctionStats", "HourStats", "function_stats", "hourly", "search_invocations"]
 
@@ -103,20 +101,15 @@ async def search_invocations(
     limit: int = 50,
 ) -> list[Invocation]:
     """Newest first. ``before`` (a started_at) pages backwards; ``request_id`` may be a prefix."""
-    from faas.store import INVOCATION_COLUMNS, _invocation
-
-    clauses: list[str] = []
-    args: list[Any] = []
-    for column, value in (("function", function), ("status", status), ("trigger", trigger), ("caller", caller)):
+    where, args = _filters(function=function, since=since)
+    clauses = [where[len(" WHERE ") :]] if where else []
+    for column, value in (("status", status), ("trigger", trigger), ("caller", caller)):
         if value:
             clauses.append(f"{column} = ?")
             args.append(value)
     if request_id:
         clauses.append("request_id >= ? AND request_id < ?")
         args += [request_id, request_id + "\uffff"]
-    if since is not None:
-        clauses.append("started_at >= ?")
-        args.append(since)
     if before is not None:
         clauses.append("started_at < ?")
         args.append(before)

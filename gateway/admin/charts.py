@@ -76,7 +76,7 @@ def calls_chart(hours: Sequence[HourStats], *, now: float | None = None, width: 
     return Markup("".join(parts))
 
 
-def sparkline(hours: Sequence[HourStats], *, now: float | None = None, width: int = 120, height: int = 24) -> Markup:
+def sparkline(hours: Sequence[HourStats], *, now: float | None = None, width: int = 96, height: int = 24) -> Markup:
     """A tiny bar chart of calls per hour over the last 24 hours, for tables."""
     now = time.time() if now is None else now
     _, slots = _slots(hours, now)

@@ -80,11 +80,15 @@ def csrf_ok(session: Session, form: dict[str, str]) -> bool:
 
 
 def same_origin(request: Request) -> bool:
-    """False when the browser says the request came from another site (Origin or Referer)."""
+    """False when the browser says the request came from another site (Origin or Referer).
+
+    Behind a reverse proxy the browser's host arrives as ``Host`` or ``X-Forwarded-Host``.
+    """
     source = request.headers.get("origin") or request.headers.get("referer")
     if not source or source == "null":
         return source is None
-    return urlsplit(source).netloc == request.headers.get("host", "")
+    hosts = {request.headers.get("host", ""), request.headers.get("x-forwarded-host", "").split(",")[0].strip()}
+    return urlsplit(source).netloc in hosts - {""}
 
 
 async def read_form(request: Request) -> dict[str, str]:
