@@ -50,7 +50,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     est_p.add_argument("--no-free-tier", action="store_true", help="do not take the monthly free tier off")
     est_p.add_argument("--price-per-request", type=_amount, help="override billing.price_per_request")
     est_p.add_argument("--price-per-gb-second", type=_amount, help="override billing.price_per_gb_second")
-    est_p.add_argument("--format", choices=FORMATS, default="table")
+    est_p.add_argument("--format", choices=FORMATS, default=argparse.SUPPRESS, help="table (default), json or csv")
     est_p.set_defaults(run=show_estimate)
 
 

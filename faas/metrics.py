@@ -154,6 +154,6 @@ class Metrics(Collector):
         yield runs
 
         http = CounterMetricFamily("faas_http_requests", "HTTP requests by route and status", labels=["route", "status"])
-        for (route, status), n in sorted(self._http.items()):
-            http.add_metric([route, str(status)], n)
+        for (route, code), n in sorted(self._http.items()):
+            http.add_metric([route, str(code)], n)
         yield http

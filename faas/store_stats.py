@@ -116,5 +116,5 @@ async def search_invocations(
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
     sql = f"SELECT {INVOCATION_COLUMNS} FROM invocations{where} ORDER BY started_at DESC LIMIT ?"
     async with store.db.execute(sql, (*args, limit)) as cur:
-        rows: Sequence[Any] = await cur.fetchall()
+        rows: Sequence[Any] = list(await cur.fetchall())
     return [_invocation(r) for r in rows]

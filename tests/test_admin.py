@@ -92,8 +92,8 @@ def test_login_cookie_logout_and_csrf(site: Site) -> None:
     with httpx.Client(base_url=srv.url, timeout=30) as anon:
         r = anon.get("/admin/invocations?status=error")
         assert r.status_code == 303 and r.headers["location"] == "/admin/login?next=%2Fadmin%2Finvocations%3Fstatus%3Derror"
-        page = anon.get("/admin/login").text
-        assert 'type="password"' in page and "data/admin.key" in page
+        form = anon.get("/admin/login").text
+        assert 'type="password"' in form and "data/admin.key" in form
         wrong = anon.post("/admin/login", data={"key": "guess"})
         assert wrong.status_code == 401 and "That is not the admin key" in wrong.text
         assert "set-cookie" not in wrong.headers
@@ -137,7 +137,9 @@ def test_json_endpoint_needs_the_admin_key(site: Site) -> None:
 
 def test_pages_show_functions_calls_logs_bills_and_placeholders(site: Site) -> None:
     srv = site.server
-    get = lambda path: srv.client.get(path, headers=BEARER)  # noqa: E731 - Bearer works on every admin page
+
+    def get(path: str) -> httpx.Response:
+        return srv.client.get(path, headers=BEARER)  # Bearer works on every admin page
 
     overview = get("/admin").text
     assert "Schedules" in overview and "not available yet" in overview

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -297,3 +298,18 @@ def test_each_runtime_has_its_own_registry() -> None:
     a, b = Metrics(), Metrics()
     a.observe_http("GET /x", 200)
     assert b'route="GET /x"' in a.exposition() and b'route="GET /x"' not in b.exposition()
+
+
+def test_billing_settings_reload_without_a_restart(make_server: Any) -> None:
+    """A changed [billing] applies to the next calls: here the pre-2020 100 ms rounding."""
+    config = '[functions.ok]\nhandler = "ok.handler"\n'
+    srv = make_server(FUNCTIONS, config)
+    first = srv.wait_metered(srv.invoke("ok").headers["x-amzn-requestid"])
+    assert first["billed_ms"] < 100  # 1 ms rounding, init included
+    srv.config_path.write_text(srv.config_path.read_text() + "\n[billing]\ngranularity_ms = 100\n")
+
+    def billed_in_hundreds() -> bool:
+        row = srv.wait_metered(srv.invoke("ok").headers["x-amzn-requestid"])
+        return bool(row["billed_ms"] == 100)
+
+    wait_for(billed_in_hundreds, 15, interval=0.2, what="the new granularity to apply")

@@ -24,7 +24,8 @@ async def function_list(admin: Admin, request: Request, session: Session) -> Res
     stats = await store_stats.function_stats(runtime.store, since)
     workers = runtime.pool.stats()
     rows = []
-    for fn in sorted(runtime.registry, key=lambda f: f.name):
+    for name in runtime.registry.names():
+        fn = runtime.registry.get(name)
         hours = await store_stats.hourly(runtime.store, fn.name, since)
         rows.append({
             "fn": fn, "stats": stats.get(fn.name), "workers": workers.get(fn.name, {"busy": 0, "idle": 0}),
