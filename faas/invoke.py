@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from faas import billing
 from faas.exceptions import Throttled
 from faas.executor.pool import Outcome, RunResult, WorkerPool
-from faas.logs import format_log, timeout_message
+from faas.logs import format_log, iso_now, timeout_message
 from faas.metering import MeteringWriter
 from faas.records import Invocation, LogEntry, Status
 from faas.registry import Function, Registry
@@ -118,8 +118,12 @@ class Invoker:
             )
             body = json.dumps({"errorMessage": error_message, "errorType": error_type}).encode()
         elif status is Status.TIMEOUT:
-            duration = fn.config.timeout * 1000.0
-            error_message = timeout_message(rid, fn.config.timeout)
+            if result.error_message:  # the init phase ran out of time
+                duration = result.duration_ms
+                error_message = f"{iso_now()} {rid} {result.error_message}"
+            else:
+                duration = fn.config.timeout * 1000.0
+                error_message = timeout_message(rid, fn.config.timeout)
             body = json.dumps({"errorMessage": error_message, "errorType": "Sandbox.Timedout"}).encode()
         elif status in (Status.CRASHED, Status.OOM):
             error_message = json.loads(body)["errorMessage"]

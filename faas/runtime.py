@@ -25,7 +25,11 @@ from faas.metering import MeteringWriter
 from faas.metrics import Metrics
 from faas.registry import Registry
 from faas.reload import Reloader
+from faas.keys import Keyring
+from faas.secretbox import SecretBox
 from faas.store import SQLiteStore
+from faas.store_keys import KeyStore
+from faas.usage import UsageLimiter
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +37,16 @@ DB_FILE = "faas.db"
 
 
 class Runtime:
-    def __init__(self, config: Config, environ: Mapping[str, str] | None = None, *, watch: bool = True) -> None:
+    def __init__(
+        self,
+        config: Config,
+        environ: Mapping[str, str] | None = None,
+        *,
+        watch: bool = True,
+        endpoint_url: str | None = None,
+    ) -> None:
         self.config = config
+        self.endpoint_url = endpoint_url or _endpoint_url(config)
         self.environ = dict(os.environ if environ is None else environ)
         self.watch = watch
         self.registry = Registry(config)
@@ -46,6 +58,8 @@ class Runtime:
         self.pool: WorkerPool
         self.metering: MeteringWriter
         self.invoker: Invoker
+        self.keys: Keyring
+        self.limiter: UsageLimiter
         self.reloader: Reloader | None = None
         self.metrics = Metrics()
 
@@ -68,6 +82,10 @@ class Runtime:
         self.admin_key = load_admin_key(data_dir, self.environ) or ""
         stack = self._stack
         self.store = await stack.enter_async_context(SQLiteStore(data_dir / DB_FILE))
+        key_store = KeyStore(self.store)
+        self.keys = await stack.enter_async_context(Keyring(key_store, SecretBox.load(data_dir)))
+        self.limiter = await stack.enter_async_context(UsageLimiter(key_store, config.usage_plans))
+        self.registry.set_env_provider(self._function_credentials)
         self.zygote = ZygoteClient(config.executor.preload)
         await self.zygote.start()
         stack.push_async_callback(self.zygote.close)
@@ -91,9 +109,18 @@ class Runtime:
         self.ready = True
         log.info("faas ready: %d functions, data in %s", len(self.registry.names()), data_dir)
 
+    def _function_credentials(self, name: str) -> dict[str, str]:
+        """Workers call back into the platform (boto3 ``lambda``) with their function's own key."""
+        key_id, secret = self.keys.add_internal(name)
+        return {"AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret, "AWS_ENDPOINT_URL": self.endpoint_url}
+
     def _on_change(self, config: Config, changed: set[str]) -> None:
         self.config = config
         self.pool.update_settings(config.executor)
+        self.limiter.update_plans(config.usage_plans)
+        for name in changed:
+            if name not in config.functions:
+                self.keys.drop_internal(name)
         self.invoker.granularity_ms = config.billing.granularity_ms
         self.invoker.bill_init = config.billing.bill_init
         for name in changed:
@@ -110,3 +137,10 @@ class Runtime:
     @property
     def db_path(self) -> Path:
         return self.config.server.data_dir / DB_FILE
+
+
+def _endpoint_url(config: Config) -> str:
+    host = config.server.host
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    return f"http://{host}:{config.server.port}"

@@ -27,12 +27,15 @@ __all__ = ["ROUTE_KEY", "HttpMetrics", "metrics_endpoint"]
 
 ROUTE_KEY = "faas.route"  # set in the scope by whoever matched a [[routes]] entry
 INVOKE_API = "POST /2015-03-31/functions/{name}/invocations"
+CONNECTIONS_API = "/{stage}/@connections/{connectionId}"
 
 
 def platform_label(path: str) -> str:
     if path.startswith("/2015-03-31/"):
         return INVOKE_API
-    for prefix in ("/admin", "/metrics", "/healthz"):
+    if "/@connections/" in path:
+        return CONNECTIONS_API
+    for prefix in ("/admin", "/metrics", "/healthz", "/openapi.json"):
         if path == prefix or path.startswith(prefix + "/"):
             return prefix
     return "unmatched"
