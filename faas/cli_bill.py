@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from faas import billing
-from faas.bills import BY, FORMATS, bill_csv, bill_json, bill_table, current_month, month_bill, prices_of
+from faas.bills import BY, FORMATS, bill_csv, bill_json, bill_table, current_month, key_names, month_bill, prices_of
 from faas.cli import EXIT_USAGE, CliError
 from faas.config import Config
 
@@ -70,13 +70,13 @@ def _amount(text: str) -> Decimal:
     return value
 
 
-def _print(bill: billing.Bill, fmt: str, title: str | None = None) -> None:
+def _print(bill: billing.Bill, fmt: str, title: str | None = None, names: dict[str, str] | None = None) -> None:
     if fmt == "json":
         sys.stdout.write(json.dumps(bill_json(bill), indent=2) + "\n")
     elif fmt == "csv":
         sys.stdout.write(bill_csv(bill))
     else:
-        sys.stdout.write(bill_table(bill, title))
+        sys.stdout.write(bill_table(bill, title, names))
 
 
 async def show_bill(config: Config, month: str | None, by: str, fmt: str) -> int:
@@ -88,7 +88,8 @@ async def show_bill(config: Config, month: str | None, by: str, fmt: str) -> int
         raise CliError(f"no data yet: {db} does not exist (has the server run?)")
     async with SQLiteStore(db) as store:
         bill = await month_bill(store, month or current_month(), prices_of(config.billing), by=by)
-    _print(bill, fmt)
+        names = await key_names(store) if by == "key" and fmt == "table" else None
+    _print(bill, fmt, names=names)
     return 0
 
 

@@ -47,6 +47,12 @@ function = "hello"
 method = "GET"
 path = "/broken"
 function = "broken"
+
+[[routes]]
+method = "GET"
+path = "/private"
+function = "hello"
+auth = "api_key"
 """
 BEARER = {"Authorization": f"Bearer {ADMIN_KEY}"}
 CHROMIUM = "/usr/bin/chromium"
@@ -57,6 +63,7 @@ class Site:
     server: Server
     hello_ids: list[str]
     broken_id: str
+    key_id: str
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +73,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         hello = [server.client.get("/hello").headers["x-amzn-requestid"] for _ in range(3)]
         hello.append(server.invoke("hello").headers["x-amzn-requestid"])
         broken = server.client.get("/broken").headers["x-amzn-requestid"]
-        for rid in [*hello, broken]:
+        created = server.faas("keys", "create", "mobile-app")
+        assert created.returncode == 0, created.stderr
+        key = json.loads(created.stdout)
+        private = server.client.get("/private", headers={"x-api-key": key["secret"]})
+        assert private.status_code == 200
+        for rid in [*hello, broken, private.headers["x-amzn-requestid"]]:
             server.wait_log(rid)
-        yield Site(server=server, hello_ids=hello, broken_id=broken)
+        yield Site(server=server, hello_ids=hello, broken_id=broken, key_id=key["id"])
     finally:
         server.stop()
 
@@ -166,7 +178,10 @@ def test_pages_show_functions_calls_logs_bills_and_placeholders(site: Site) -> N
 
     bills = get("/admin/bills").text
     assert "hello" in bills and "Total, free tier applied" in bills and "Download CSV" in bills
-    assert "no key" in get("/admin/bills?by=key").text
+    by_key = get("/admin/bills?by=key").text
+    assert "no key" in by_key and "mobile-app" in by_key and site.key_id in by_key
+    table = srv.faas("bill", "--by", "key").stdout
+    assert f"mobile-app ({site.key_id})" in table and "(no key)" in table
     csv = get("/admin/bills.csv?by=key")
     assert csv.headers["content-type"].startswith("text/csv")
     assert csv.headers["content-disposition"].startswith('attachment; filename="faas-bill-')

@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from faas import store_billing
 from faas.billing import Bill
-from faas.bills import BY, bill_csv, bill_json, current_month, month_bill, prices_of
+from faas.bills import BY, bill_csv, bill_json, current_month, key_names, month_bill, prices_of
 from gateway.admin.pages import Admin, api, page, secure
 from gateway.admin.session import Session
 
@@ -39,8 +39,9 @@ async def bill_page(admin: Admin, request: Request, session: Session) -> Respons
         months.insert(0, this)
     if bill.month not in months:
         months.append(bill.month or this)
+    names = await key_names(admin.runtime.store) if bill.by == "key" else {}
     return admin.render(request, "bills.html", section="bills", session=session, bill=bill, months=months,
-                        problem=problem)
+                        problem=problem, names=names)
 
 
 @page

@@ -19,6 +19,7 @@ class Section:
     title: str
     summary: str  # one sentence, shown under the title and on the overview
     module: str | None  # None: not available on this server yet
+    meanwhile: str = ""  # while not available: how to do it without the page
 
     @property
     def path(self) -> str:
@@ -39,7 +40,9 @@ SECTIONS: tuple[Section, ...] = (
     Section(slug="bills", title="Bills", module="gateway.admin.bills",
             summary="What each function and each API key costs under AWS Lambda pricing, per month, as CSV too."),
     Section(slug="keys", title="API keys", module=None,
-            summary="Keys for routes with auth = \"api_key\": create, show the secret once, revoke."),
+            summary="Keys for routes with auth = \"api_key\": create, show the secret once, revoke.",
+            meanwhile="faas keys create NAME [--plan PLAN], faas keys list and faas keys revoke ID do this "
+            "from the command line; bills per key are under Bills."),
     Section(slug="dead-letters", title="Dead letters", module=None,
             summary="Asynchronous calls that failed every retry, kept for inspection and replay."),
 )
