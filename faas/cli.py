@@ -69,9 +69,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _command_modules() -> list[Any]:
-    from faas import cli_keys
+    from faas import cli_bill, cli_keys
 
-    modules: list[Any] = [cli_keys]
+    modules: list[Any] = [cli_keys, cli_bill]
     return modules
 
 

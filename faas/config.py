@@ -11,6 +11,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ __all__ = [
     "ExecutorConfig",
     "FunctionConfig",
     "RouteConfig",
+    "BillingConfig",
     "UsagePlanConfig",
     "WebSocketConfig",
     "load_config",
@@ -70,6 +72,7 @@ class ServerConfig:
     region: str = "us-east-1"
     account_id: str = "000000000000"
     access_log: bool = False
+    metrics_auth: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,6 +142,18 @@ class WebSocketConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BillingConfig:
+    """Lambda's prices (x86, first tier) and monthly free tier; how durations are rounded."""
+
+    price_per_request: Decimal = Decimal("0.0000002")
+    price_per_gb_second: Decimal = Decimal("0.0000166667")
+    free_requests: int = 1_000_000
+    free_gb_seconds: int = 400_000
+    granularity_ms: int = 1
+    bill_init: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     path: Path
     server: ServerConfig
@@ -147,6 +162,7 @@ class Config:
     routes: tuple[RouteConfig, ...]
     usage_plans: Mapping[str, UsagePlanConfig] = field(default_factory=dict)
     websockets: tuple[WebSocketConfig, ...] = ()
+    billing: BillingConfig = field(default_factory=BillingConfig)
 
 
 # --- reading helpers ---------------------------------------------------------------------------
@@ -206,6 +222,19 @@ class _Table:
             raise ConfigError(f"{self.key(name)} = {_show(value)}: must be a list of strings")
         return tuple(value)
 
+    def decimal(self, name: str, default: Decimal) -> Decimal:
+        """A non-negative amount, exact: a TOML number or a string like "0.0000166667"."""
+        value = self._take(name, default)
+        try:
+            if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+                raise InvalidOperation
+            amount = Decimal(str(value))
+            if not amount.is_finite() or amount < 0:
+                raise InvalidOperation
+        except InvalidOperation:
+            raise ConfigError(f"{self.key(name)} = {_show(value)}: must be a number of 0 or more") from None
+        return amount
+
     def table(self, name: str) -> "_Table":
         return _Table(self._take(name, {}), self.key(name))
 
@@ -242,6 +271,7 @@ def _server(t: _Table, base: Path) -> ServerConfig:
         region=t.string("region", "us-east-1"),
         account_id=t.string("account_id", "000000000000"),
         access_log=t.boolean("access_log", False),
+        metrics_auth=t.boolean("metrics_auth", True),
     )
     if not re.fullmatch(r"\d{12}", server.account_id):
         raise ConfigError(f'server.account_id = "{server.account_id}": must be 12 digits')
@@ -265,6 +295,19 @@ def _executor(t: _Table) -> ExecutorConfig:
     )
     t.done()
     return executor
+
+
+def _billing(t: _Table) -> BillingConfig:
+    billing = BillingConfig(
+        price_per_request=t.decimal("price_per_request", Decimal("0.0000002")),
+        price_per_gb_second=t.decimal("price_per_gb_second", Decimal("0.0000166667")),
+        free_requests=t.integer("free_requests", 1_000_000, 0, 10**15),
+        free_gb_seconds=t.integer("free_gb_seconds", 400_000, 0, 10**15),
+        granularity_ms=t.integer("granularity_ms", 1, 1, 60_000),
+        bill_init=t.boolean("bill_init", True),
+    )
+    t.done()
+    return billing
 
 
 def _function(name: str, t: _Table) -> FunctionConfig:
@@ -427,10 +470,11 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         if ws.path in ws_paths:
             raise ConfigError(f'websockets[{i}].path = "{ws.path}": already used by websockets[{ws_paths[ws.path]}]')
         ws_paths[ws.path] = i
+    billing = _billing(root.table("billing"))
     root.done()
     return Config(
         path=path, server=server, executor=executor, functions=functions, routes=routes,
-        usage_plans=usage_plans, websockets=websockets,
+        usage_plans=usage_plans, websockets=websockets, billing=billing,
     )
 
 

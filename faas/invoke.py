@@ -12,6 +12,7 @@ import json
 import math
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from faas import billing
@@ -66,6 +67,8 @@ class Invoker:
         self.metering = metering
         self.granularity_ms = granularity_ms
         self.bill_init = bill_init
+        # Called with every metered row (metrics count here, once, for every trigger).
+        self.observers: list[Callable[[Invocation], None]] = []
 
     async def invoke(
         self,
@@ -139,6 +142,8 @@ class Invoker:
             error_type=error_type,
         )
         self.metering.record(row, LogEntry(request_id=rid, function=fn.name, started_at=started, text=text))
+        for observe in self.observers:
+            observe(row)
         return InvokeResult(
             request_id=rid, function=fn.name, status=status, body=body, log=text,
             error_type=error_type, duration_ms=duration, cold=cold,
@@ -151,3 +156,5 @@ class Invoker:
             init_ms=None, cold=False, status=Status.THROTTLED.value, error_type="TooManyRequestsException",
         )
         self.metering.record(row, None)
+        for observe in self.observers:
+            observe(row)

@@ -22,6 +22,7 @@ from faas.executor.pool import WorkerPool
 from faas.executor.zygote_client import ZygoteClient
 from faas.invoke import Invoker
 from faas.metering import MeteringWriter
+from faas.metrics import Metrics
 from faas.registry import Registry
 from faas.reload import Reloader
 from faas.keys import Keyring
@@ -60,6 +61,7 @@ class Runtime:
         self.keys: Keyring
         self.limiter: UsageLimiter
         self.reloader: Reloader | None = None
+        self.metrics = Metrics()
 
     async def __aenter__(self) -> "Runtime":
         try:
@@ -97,7 +99,11 @@ class Runtime:
         for fn in self.registry:
             self.pool.set_version(fn.name, fn.version)
         self.registry.subscribe(self._on_change)
-        self.invoker = Invoker(self.registry, self.pool, self.metering)
+        self.invoker = Invoker(
+            self.registry, self.pool, self.metering,
+            granularity_ms=config.billing.granularity_ms, bill_init=config.billing.bill_init,
+        )
+        self.metrics.attach(invoker=self.invoker, pool=self.pool, metering=self.metering)
         if self.watch:
             self.reloader = await stack.enter_async_context(Reloader(self.registry))
         self.ready = True
@@ -115,6 +121,8 @@ class Runtime:
         for name in changed:
             if name not in config.functions:
                 self.keys.drop_internal(name)
+        self.invoker.granularity_ms = config.billing.granularity_ms
+        self.invoker.bill_init = config.billing.bill_init
         for name in changed:
             try:
                 self.pool.set_version(name, self.registry.get(name).version)

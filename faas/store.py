@@ -16,6 +16,7 @@ import aiosqlite
 
 from faas.exceptions import StoreError
 from faas.records import Invocation, LogEntry
+from faas.store_billing import MIGRATIONS as BILLING_MIGRATIONS
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ MIGRATIONS: dict[str, str] = {
     );
     """,
 }
+MIGRATIONS.update(BILLING_MIGRATIONS)
 
 INVOCATION_COLUMNS = (
     "request_id, function, version, trigger, caller, started_at, duration_ms, billed_ms, memory_mb, "

@@ -21,10 +21,12 @@ from starlette.types import Receive, Scope, Send
 from faas.config import RESERVED_PREFIXES
 from faas.runtime import Runtime
 from gateway import keys_api
+from gateway.admin import admin_routes
 from gateway.asgi import json_message, send_response
 from gateway.connections_api import ConnectionsApi
 from gateway.http_api import HttpRoutes
 from gateway.invoke_api import InvokeApi
+from gateway.metrics import HttpMetrics, metrics_endpoint
 from gateway.openapi import build_openapi
 from gateway.websocket import WebSocketApi
 
@@ -33,8 +35,8 @@ log = logging.getLogger(__name__)
 PLATFORM_PREFIXES = tuple(p.rstrip("/") for p in RESERVED_PREFIXES)
 
 
-def create_app(runtime: Runtime) -> "GatewayApp":
-    return GatewayApp(runtime)
+def create_app(runtime: Runtime) -> HttpMetrics:
+    return HttpMetrics(GatewayApp(runtime), runtime.metrics)
 
 
 class GatewayApp:
@@ -68,6 +70,8 @@ class GatewayApp:
                 Route("/healthz", healthz, methods=["GET", "HEAD"]),
                 Route("/openapi.json", openapi, methods=["GET"]),
                 Route("/2015-03-31/functions/{name:path}/invocations", invoke.invoke, methods=["POST"]),
+                Route("/metrics", metrics_endpoint(runtime), methods=["GET"]),
+                *admin_routes(runtime),
                 *keys_api.routes(runtime),
                 Route(
                     "/{stage:path}/@connections/{connection_id}", connections.handle, methods=["GET", "POST", "DELETE"]

@@ -56,6 +56,7 @@ class HttpRoutes:
 
     async def handle(self, scope: dict[str, Any], receive: Receive, send: Send, route: Route, params: dict[str, str]) -> None:
         rid = str(uuid.uuid4())
+        scope["faas.route"] = route.route_key  # the HTTP metrics label (gateway/metrics.py)
         status, headers, body = await self._respond(scope, receive, route, params, rid)
         await send_response(send, status, headers, body)
 
