@@ -69,9 +69,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _command_modules() -> list[Any]:
-    from faas import cli_dlq, cli_schedules
+    from faas import cli_bill, cli_dlq, cli_keys, cli_schedules
 
-    modules: list[Any] = [cli_schedules, cli_dlq]
+    modules: list[Any] = [cli_keys, cli_bill, cli_schedules, cli_dlq]
     return modules
 
 
@@ -101,21 +101,28 @@ def serve(config: Config, host: str | None, port: int | None) -> int:
 
     from faas.runtime import Runtime
     from gateway.app import create_app
+    from gateway.websocket import MAX_MESSAGE_BYTES
     from scheduler.buckets import BucketWatcher
     from scheduler.cron import CronScheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    port = config.server.port if port is None else port
+    public_host = host or config.server.host
+    if public_host in ("0.0.0.0", "::", ""):
+        public_host = "127.0.0.1"
     # DESIGN's start order: after the core (async queue included), the schedules' clock, then the
     # bucket watches; they stop first.
-    app = create_app(Runtime(config, extensions=[CronScheduler, BucketWatcher]))
+    runtime = Runtime(config, endpoint_url=f"http://{public_host}:{port}", extensions=[CronScheduler, BucketWatcher])
+    app = create_app(runtime)
     uv_config = uvicorn.Config(
         app,
         host=host or config.server.host,
-        port=config.server.port if port is None else port,
+        port=port,
         lifespan="on",
         access_log=config.server.access_log,
         log_config=None,
         timeout_graceful_shutdown=30,
+        ws_max_size=MAX_MESSAGE_BYTES,  # API Gateway's WebSocket message limit
         loop="auto",
         http="auto",
     )

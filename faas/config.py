@@ -12,6 +12,7 @@ import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,9 @@ __all__ = [
     "ExecutorConfig",
     "FunctionConfig",
     "RouteConfig",
+    "BillingConfig",
+    "UsagePlanConfig",
+    "WebSocketConfig",
     "ScheduleConfig",
     "BucketConfig",
     "load_config",
@@ -37,7 +41,7 @@ ROUTE_SEGMENT_PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}$")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
 AUTH_MODES = ("none", "api_key")
 # Paths the platform itself serves; user routes may not shadow them.
-RESERVED_PREFIXES = ("/2015-03-31/", "/healthz", "/admin", "/metrics", "/buckets/")
+RESERVED_PREFIXES = ("/2015-03-31/", "/healthz", "/admin", "/metrics", "/openapi.json", "/buckets/")
 # Variables the platform sets for every worker; a function may not override them.
 RESERVED_ENV = frozenset(
     {
@@ -52,6 +56,10 @@ RESERVED_ENV = frozenset(
         "LAMBDA_TASK_ROOT",
         "LAMBDA_RUNTIME_DIR",
         "TMPDIR",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
         "FAAS_BUCKETS_DIR",
     }
 )
@@ -64,9 +72,12 @@ class ServerConfig:
     data_dir: Path
     functions_dir: Path
     max_body_bytes: int = 6 * 1024 * 1024
+    max_header_bytes: int = 16 * 1024
+    body_timeout: float = 30.0
     region: str = "us-east-1"
     account_id: str = "000000000000"
     access_log: bool = False
+    metrics_auth: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,6 +85,7 @@ class ExecutorConfig:
     max_workers: int = 64
     idle_timeout: float = 600.0
     queue_wait_ms: int = 1000
+    init_timeout: float = 10.0
     preload: tuple[str, ...] = ()
     log_cap_bytes: int = 256 * 1024
     max_processes: int = 1024
@@ -108,6 +120,47 @@ class RouteConfig:
     @property
     def route_key(self) -> str:
         return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UsagePlanConfig:
+    """Throttle (token bucket: ``rate`` per second, ``burst`` size) and quota per API key."""
+
+    name: str
+    rate: float | None = None
+    burst: int | None = None
+    quota: int | None = None
+    quota_period: str = "month"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebSocketConfig:
+    """An API Gateway WebSocket API at ``path``; its stage is the path without the leading slash."""
+
+    path: str
+    route_selection: str = "$request.body.action"
+    routes: Mapping[str, str] = field(default_factory=dict)  # route key -> function
+    auth: str = "none"
+
+    @property
+    def stage(self) -> str:
+        return self.path.lstrip("/")
+
+    @property
+    def selection_path(self) -> tuple[str, ...]:
+        return tuple(self.route_selection[len("$request.body.") :].split("."))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BillingConfig:
+    """Lambda's prices (x86, first tier) and monthly free tier; how durations are rounded."""
+
+    price_per_request: Decimal = Decimal("0.0000002")
+    price_per_gb_second: Decimal = Decimal("0.0000166667")
+    free_requests: int = 1_000_000
+    free_gb_seconds: int = 400_000
+    granularity_ms: int = 1
+    bill_init: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -152,6 +205,9 @@ class Config:
     executor: ExecutorConfig
     functions: Mapping[str, FunctionConfig]
     routes: tuple[RouteConfig, ...]
+    usage_plans: Mapping[str, UsagePlanConfig] = field(default_factory=dict)
+    websockets: tuple[WebSocketConfig, ...] = ()
+    billing: BillingConfig = field(default_factory=BillingConfig)
     schedules: tuple[ScheduleConfig, ...] = ()
     buckets: tuple[BucketConfig, ...] = ()
 
@@ -213,6 +269,19 @@ class _Table:
             raise ConfigError(f"{self.key(name)} = {_show(value)}: must be a list of strings")
         return tuple(value)
 
+    def decimal(self, name: str, default: Decimal) -> Decimal:
+        """A non-negative amount, exact: a TOML number or a string like "0.0000166667"."""
+        value = self._take(name, default)
+        try:
+            if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+                raise InvalidOperation
+            amount = Decimal(str(value))
+            if not amount.is_finite() or amount < 0:
+                raise InvalidOperation
+        except InvalidOperation:
+            raise ConfigError(f"{self.key(name)} = {_show(value)}: must be a number of 0 or more") from None
+        return amount
+
     def table(self, name: str) -> "_Table":
         return _Table(self._take(name, {}), self.key(name))
 
@@ -244,9 +313,12 @@ def _server(t: _Table, base: Path) -> ServerConfig:
         data_dir=(base / t.string("data_dir", "data")).resolve(),
         functions_dir=(base / t.string("functions_dir", "functions")).resolve(),
         max_body_bytes=t.integer("max_body_bytes", 6 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+        max_header_bytes=t.integer("max_header_bytes", 16 * 1024, 1024, 1024 * 1024),
+        body_timeout=t.number("body_timeout", 30.0, 1, 3600),
         region=t.string("region", "us-east-1"),
         account_id=t.string("account_id", "000000000000"),
         access_log=t.boolean("access_log", False),
+        metrics_auth=t.boolean("metrics_auth", True),
     )
     if not re.fullmatch(r"\d{12}", server.account_id):
         raise ConfigError(f'server.account_id = "{server.account_id}": must be 12 digits')
@@ -260,6 +332,7 @@ def _executor(t: _Table) -> ExecutorConfig:
         max_workers=t.integer("max_workers", 64, 1, 10000),
         idle_timeout=t.number("idle_timeout", 600.0, 1, 86400),
         queue_wait_ms=t.integer("queue_wait_ms", 1000, 0, 900_000),
+        init_timeout=t.number("init_timeout", 10.0, 1, 900),
         preload=t.strings("preload"),
         log_cap_bytes=t.integer("log_cap_bytes", 256 * 1024, 1024, 64 * 1024 * 1024),
         max_processes=t.integer("max_processes", 1024, 1, 1_000_000),
@@ -269,6 +342,19 @@ def _executor(t: _Table) -> ExecutorConfig:
     )
     t.done()
     return executor
+
+
+def _billing(t: _Table) -> BillingConfig:
+    billing = BillingConfig(
+        price_per_request=t.decimal("price_per_request", Decimal("0.0000002")),
+        price_per_gb_second=t.decimal("price_per_gb_second", Decimal("0.0000166667")),
+        free_requests=t.integer("free_requests", 1_000_000, 0, 10**15),
+        free_gb_seconds=t.integer("free_gb_seconds", 400_000, 0, 10**15),
+        granularity_ms=t.integer("granularity_ms", 1, 1, 60_000),
+        bill_init=t.boolean("bill_init", True),
+    )
+    t.done()
+    return billing
 
 
 def _function(name: str, t: _Table) -> FunctionConfig:
@@ -343,6 +429,65 @@ def _check_route_path(key: str, path: str) -> None:
             seen.add(m.group(1))
         elif segment == "" and path != "/":
             raise ConfigError(f'{key} = "{path}": empty path segment')
+
+
+QUOTA_PERIODS = ("day", "week", "month")
+ROUTE_SELECTION = re.compile(r"^\$request\.body\.[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+WS_ROUTE_KEY = re.compile(r"^(\$connect|\$disconnect|\$default|[A-Za-z0-9_.:-]{1,128})$")
+
+
+def _usage_plan(name: str, t: _Table) -> UsagePlanConfig:
+    if not FUNCTION_NAME.match(name):
+        raise ConfigError(f'usage_plans."{name}": a plan name must be 1-64 letters, digits, "-" or "_"')
+    rate = t._take("rate", None)
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 1_000_000):
+        raise ConfigError(f"{t.key('rate')} = {_show(rate)}: must be a number of requests per second above 0")
+    burst = t._take("burst", None)
+    if burst is not None and (isinstance(burst, bool) or not isinstance(burst, int) or not 1 <= burst <= 1_000_000):
+        raise ConfigError(f"{t.key('burst')} = {_show(burst)}: must be an integer from 1 to 1000000")
+    if burst is not None and rate is None:
+        raise ConfigError(f"{t.key('burst')}: needs a rate as well")
+    quota = t._take("quota", None)
+    if quota is not None and (isinstance(quota, bool) or not isinstance(quota, int) or quota < 1):
+        raise ConfigError(f"{t.key('quota')} = {_show(quota)}: must be a positive integer (requests per period)")
+    plan = UsagePlanConfig(
+        name=name,
+        rate=float(rate) if rate is not None else None,
+        burst=burst if burst is not None else (max(1, int(-(-rate // 1))) if rate is not None else None),
+        quota=quota,
+        quota_period=t.choice("quota_period", QUOTA_PERIODS, "month"),
+    )
+    t.done()
+    return plan
+
+
+def _websocket(i: int, data: Any, functions: Mapping[str, FunctionConfig]) -> WebSocketConfig:
+    t = _Table(data, f"websockets[{i}]")
+    path = t.string("path", required=True)
+    if not re.fullmatch(r"(/[A-Za-z0-9_.-]+)+", path):
+        raise ConfigError(f'{t.key("path")} = "{path}": must be like "/ws": "/" and letters, digits, "_", "-", "."')
+    for prefix in RESERVED_PREFIXES:
+        if path == prefix.rstrip("/") or path.startswith(prefix):
+            raise ConfigError(f'{t.key("path")} = "{path}": {prefix} is reserved for the platform')
+    selection = t.string("route_selection", "$request.body.action")
+    if not ROUTE_SELECTION.match(selection):
+        raise ConfigError(
+            f'{t.key("route_selection")} = "{selection}": must be $request.body.FIELD (dots for nested fields)'
+        )
+    routes_table = t.table("routes")
+    routes: dict[str, str] = {}
+    for key, function in routes_table.data.items():
+        if not WS_ROUTE_KEY.match(key):
+            raise ConfigError(f'{routes_table.key(key)}: not a valid route key (use $connect, $disconnect, $default or a name)')
+        if not isinstance(function, str):
+            raise ConfigError(f"{routes_table.key(key)} = {_show(function)}: must be a function name")
+        if function not in functions:
+            known = ", ".join(sorted(functions)) or "none are configured"
+            raise ConfigError(f'{routes_table.key(key)} = "{function}": no such function (known: {known})')
+        routes[key] = function
+    ws = WebSocketConfig(path=path, route_selection=selection, routes=routes, auth=t.choice("auth", AUTH_MODES, "none"))
+    t.done()
+    return ws
 
 
 # --- event sources: [[schedules]] and [[buckets]] ----------------------------------------------
@@ -474,11 +619,25 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         if route.route_key in seen:
             raise ConfigError(f'routes[{i}]: "{route.route_key}" is already routed by routes[{seen[route.route_key]}]')
         seen[route.route_key] = i
+    plans_table = root.table("usage_plans")
+    usage_plans = {name: _usage_plan(name, _Table(body, f"usage_plans.{name}")) for name, body in plans_table.data.items()}
+    ws_raw = root._take("websockets", [])
+    if not isinstance(ws_raw, list):
+        raise ConfigError("websockets: must be an array of tables ([[websockets]])")
+    websockets = tuple(_websocket(i, w, functions) for i, w in enumerate(ws_raw))
+    ws_paths: dict[str, int] = {}
+    for i, ws in enumerate(websockets):
+        if ws.path in ws_paths:
+            raise ConfigError(f'websockets[{i}].path = "{ws.path}": already used by websockets[{ws_paths[ws.path]}]')
+        ws_paths[ws.path] = i
+    billing = _billing(root.table("billing"))
     schedules = _schedules(root._take("schedules", []), functions)
     buckets = _buckets(root._take("buckets", []), functions)
     root.done()
-    return Config(path=path, server=server, executor=executor, functions=functions, routes=routes,
-                  schedules=schedules, buckets=buckets)
+    return Config(
+        path=path, server=server, executor=executor, functions=functions, routes=routes,
+        usage_plans=usage_plans, websockets=websockets, billing=billing, schedules=schedules, buckets=buckets,
+    )
 
 
 def load_config(path: Path | str) -> Config:

@@ -5,9 +5,14 @@
     ├── FunctionNotFound (LookupError)    no function with that name
     ├── InvalidRequest (ValueError)       a request the core refuses (e.g. payload not JSON)
     ├── PayloadTooLarge (ValueError)      a request or response over its size limit
+    ├── RequestTimeout                    a client sent its body too slowly
     ├── Throttled                         a concurrency cap held for longer than queue_wait_ms
     ├── ExecutorUnavailable               the worker pool is stopped or could not start a worker
-    └── StoreError                        the SQLite store failed
+    ├── StoreError                        the SQLite store failed
+    ├── KeyNotFound (LookupError)         no API key with that id
+    ├── Unauthorized                      missing, unknown or revoked credentials
+    ├── RateLimited                       an API key is over its plan's rate (token bucket)
+    └── QuotaExceeded                     an API key used up its plan's quota for the period
 
 The core never speaks HTTP: the gateway maps these to responses in one table (gateway/errors.py),
 and the CLI maps them to exit codes.
@@ -56,3 +61,32 @@ class ExecutorUnavailable(FaaSError):
 
 class StoreError(FaaSError):
     """The store could not read or write."""
+
+
+class KeyNotFound(FaaSError, LookupError):
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"API key not found: {key_id}")
+        self.key_id = key_id
+
+
+class Unauthorized(FaaSError):
+    """The caller presented no valid credentials. The message says why, for logs; clients see less."""
+
+
+class RateLimited(FaaSError):
+    def __init__(self, key_id: str, retry_after: float) -> None:
+        super().__init__(f"API key {key_id} is over its rate limit")
+        self.key_id = key_id
+        self.retry_after = retry_after
+
+
+class QuotaExceeded(FaaSError):
+    def __init__(self, key_id: str, quota: int, period: str) -> None:
+        super().__init__(f"API key {key_id} used its quota of {quota} requests per {period}")
+        self.key_id = key_id
+
+
+class RequestTimeout(FaaSError):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the request body did not arrive within {seconds:g} s")
+        self.seconds = seconds

@@ -12,12 +12,13 @@ import json
 import math
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from faas import billing
 from faas.exceptions import Throttled
 from faas.executor.pool import Outcome, RunResult, WorkerPool
-from faas.logs import format_log, timeout_message
+from faas.logs import format_log, iso_now, timeout_message
 from faas.metering import MeteringWriter
 from faas.records import Invocation, LogEntry, Status
 from faas.registry import Function, Registry
@@ -66,6 +67,8 @@ class Invoker:
         self.metering = metering
         self.granularity_ms = granularity_ms
         self.bill_init = bill_init
+        # Called with every metered row (metrics count here, once, for every trigger).
+        self.observers: list[Callable[[Invocation], None]] = []
 
     async def invoke(
         self,
@@ -115,8 +118,12 @@ class Invoker:
             )
             body = json.dumps({"errorMessage": error_message, "errorType": error_type}).encode()
         elif status is Status.TIMEOUT:
-            duration = fn.config.timeout * 1000.0
-            error_message = timeout_message(rid, fn.config.timeout)
+            if result.error_message:  # the init phase ran out of time
+                duration = result.duration_ms
+                error_message = f"{iso_now()} {rid} {result.error_message}"
+            else:
+                duration = fn.config.timeout * 1000.0
+                error_message = timeout_message(rid, fn.config.timeout)
             body = json.dumps({"errorMessage": error_message, "errorType": "Sandbox.Timedout"}).encode()
         elif status in (Status.CRASHED, Status.OOM):
             error_message = json.loads(body)["errorMessage"]
@@ -135,6 +142,8 @@ class Invoker:
             error_type=error_type,
         )
         self.metering.record(row, LogEntry(request_id=rid, function=fn.name, started_at=started, text=text))
+        for observe in self.observers:
+            observe(row)
         return InvokeResult(
             request_id=rid, function=fn.name, status=status, body=body, log=text,
             error_type=error_type, duration_ms=duration, cold=cold,
@@ -147,3 +156,5 @@ class Invoker:
             init_ms=None, cold=False, status=Status.THROTTLED.value, error_type="TooManyRequestsException",
         )
         self.metering.record(row, None)
+        for observe in self.observers:
+            observe(row)

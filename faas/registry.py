@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,8 +79,22 @@ class Registry:
         self._functions: dict[str, Function] = {}
         self._listeners: list[Callable[[Config, set[str]], None]] = []
         self._next_version = 1
+        # Extra variables per function supplied by the runtime (the internal key workers call back with).
+        self._env_provider: Callable[[str], dict[str, str]] | None = None
         for fn in config.functions.values():
             self._functions[fn.name] = self._make(fn)
+
+    def set_env_provider(self, provider: Callable[[str], dict[str, str]]) -> None:
+        """Install ``provider(function_name) -> env`` and rebuild every function with it."""
+        self._env_provider = provider
+        for name in list(self._functions):
+            self._functions[name] = self._make(self._functions[name].config)
+
+    def _environment(self, fn: FunctionConfig) -> dict[str, str]:
+        env = worker_environment(self.config, fn)
+        if self._env_provider is not None:
+            env.update(self._env_provider(fn.name))
+        return env
 
     def _make(self, fn: FunctionConfig) -> Function:
         version = self._next_version
@@ -90,7 +104,7 @@ class Registry:
             config=fn,
             version=version,
             arn=f"arn:aws:lambda:{server.region}:{server.account_id}:function:{fn.name}",
-            env=worker_environment(self.config, fn),
+            env=self._environment(fn),
         )
 
     def subscribe(self, listener: Callable[[Config, set[str]], None]) -> None:
@@ -106,7 +120,7 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self._functions)
 
-    def __iter__(self) -> Iterable[Function]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[Function]:
         return iter(list(self._functions.values()))
 
     def apply_config(self, config: Config) -> set[str]:
@@ -119,7 +133,7 @@ class Registry:
                 changed.add(name)
         for fn in config.functions.values():
             old = self._functions.get(fn.name)
-            if old is None or old.config != fn or old.env != worker_environment(config, fn):
+            if old is None or old.config != fn or _base_env(old) != worker_environment(config, fn):
                 self._functions[fn.name] = self._make(fn)
                 changed.add(fn.name)
         self._notify(changed)
@@ -157,3 +171,11 @@ class Registry:
                 listener(self.config, changed)
             except Exception:
                 log.exception("registry listener failed")
+
+
+def _base_env(fn: Function) -> dict[str, str]:
+    """A function's environment without what the env provider added (it changes per start)."""
+    return {k: v for k, v in fn.env.items() if k not in PROVIDED_ENV}
+
+
+PROVIDED_ENV = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"})

@@ -24,11 +24,16 @@ from faas.executor.pool import WorkerPool
 from faas.executor.zygote_client import ZygoteClient
 from faas.invoke import Invoker
 from faas.metering import MeteringWriter
+from faas.metrics import Metrics
 from faas.registry import Registry
 from faas.reload import Reloader
+from faas.keys import Keyring
 from faas.schedules import ScheduleBook
+from faas.secretbox import SecretBox
 from faas.store import SQLiteStore
 from faas.store_events import EventStore
+from faas.store_keys import KeyStore
+from faas.usage import UsageLimiter
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +45,16 @@ Extension = Callable[["Runtime"], AbstractAsyncContextManager[object]]
 
 class Runtime:
     def __init__(
-        self, config: Config, environ: Mapping[str, str] | None = None, *, watch: bool = True,
+        self,
+        config: Config,
+        environ: Mapping[str, str] | None = None,
+        *,
+        watch: bool = True,
+        endpoint_url: str | None = None,
         extensions: Sequence[Extension] = (),
     ) -> None:
         self.config = config
+        self.endpoint_url = endpoint_url or _endpoint_url(config)
         self.environ = dict(os.environ if environ is None else environ)
         self.watch = watch
         self.registry = Registry(config)
@@ -55,7 +66,10 @@ class Runtime:
         self.pool: WorkerPool
         self.metering: MeteringWriter
         self.invoker: Invoker
+        self.keys: Keyring
+        self.limiter: UsageLimiter
         self.reloader: Reloader | None = None
+        self.metrics = Metrics()
         self.extensions = tuple(extensions)
         self.events: EventStore
         self.asyncq: AsyncQueue
@@ -80,6 +94,10 @@ class Runtime:
         self.admin_key = load_admin_key(data_dir, self.environ) or ""
         stack = self._stack
         self.store = await stack.enter_async_context(SQLiteStore(data_dir / DB_FILE))
+        key_store = KeyStore(self.store)
+        self.keys = await stack.enter_async_context(Keyring(key_store, SecretBox.load(data_dir)))
+        self.limiter = await stack.enter_async_context(UsageLimiter(key_store, config.usage_plans))
+        self.registry.set_env_provider(self._function_credentials)
         self.zygote = ZygoteClient(config.executor.preload)
         await self.zygote.start()
         stack.push_async_callback(self.zygote.close)
@@ -93,7 +111,11 @@ class Runtime:
         for fn in self.registry:
             self.pool.set_version(fn.name, fn.version)
         self.registry.subscribe(self._on_change)
-        self.invoker = Invoker(self.registry, self.pool, self.metering)
+        self.invoker = Invoker(
+            self.registry, self.pool, self.metering,
+            granularity_ms=config.billing.granularity_ms, bill_init=config.billing.bill_init,
+        )
+        self.metrics.attach(invoker=self.invoker, pool=self.pool, metering=self.metering)
         await self._start_events(stack)
         if self.watch:
             self.reloader = await stack.enter_async_context(Reloader(self.registry))
@@ -108,9 +130,20 @@ class Runtime:
         for extension in self.extensions:
             await stack.enter_async_context(extension(self))
 
+    def _function_credentials(self, name: str) -> dict[str, str]:
+        """Workers call back into the platform (boto3 ``lambda``) with their function's own key."""
+        key_id, secret = self.keys.add_internal(name)
+        return {"AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret, "AWS_ENDPOINT_URL": self.endpoint_url}
+
     def _on_change(self, config: Config, changed: set[str]) -> None:
         self.config = config
         self.pool.update_settings(config.executor)
+        self.limiter.update_plans(config.usage_plans)
+        for name in changed:
+            if name not in config.functions:
+                self.keys.drop_internal(name)
+        self.invoker.granularity_ms = config.billing.granularity_ms
+        self.invoker.bill_init = config.billing.bill_init
         for name in changed:
             try:
                 self.pool.set_version(name, self.registry.get(name).version)
@@ -125,3 +158,10 @@ class Runtime:
     @property
     def db_path(self) -> Path:
         return self.config.server.data_dir / DB_FILE
+
+
+def _endpoint_url(config: Config) -> str:
+    host = config.server.host
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    return f"http://{host}:{config.server.port}"

@@ -16,6 +16,7 @@ import aiosqlite
 
 from faas.exceptions import StoreError
 from faas.records import Invocation, LogEntry
+from faas.store_billing import MIGRATIONS as BILLING_MIGRATIONS
 from faas.store_events import EVENT_MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,25 @@ MIGRATIONS: dict[str, str] = {
     CREATE INDEX logs_function_id ON logs (function, id);
     CREATE INDEX logs_request ON logs (request_id);
     """,
+    "keys_1": """
+    CREATE TABLE api_keys (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        plan        TEXT,
+        secret_hash TEXT NOT NULL UNIQUE,
+        secret_enc  BLOB NOT NULL,
+        created_at  REAL NOT NULL,
+        revoked_at  REAL
+    );
+    CREATE TABLE key_usage (
+        key_id  TEXT NOT NULL,
+        period  TEXT NOT NULL,
+        count   INTEGER NOT NULL,
+        PRIMARY KEY (key_id, period)
+    );
+    """,
 }
+MIGRATIONS.update(BILLING_MIGRATIONS)
 # The event sources' tables (async queue, dead letters, schedules, bucket manifests): faas/store_events.py.
 MIGRATIONS.update(EVENT_MIGRATIONS)
 
@@ -78,7 +97,7 @@ class SQLiteStore:
         await self.close()
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             self._db = await aiosqlite.connect(self.path, isolation_level=None)
             await self._db.execute("PRAGMA journal_mode=WAL")
@@ -104,6 +123,11 @@ class SQLiteStore:
         await self.db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
         async with self.db.execute("SELECT name FROM migrations") as cur:
             applied = {r[0] for r in await cur.fetchall()}
+        async with self.db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        if not applied and row and row[0] >= 1:  # a store from before named migrations
+            applied = {"metering_1"}
+            await self.db.execute("INSERT INTO migrations VALUES ('metering_1', strftime('%s', 'now'))")
         for name in sorted(set(MIGRATIONS) - applied):
             script = MIGRATIONS[name]
             await self.db.executescript(

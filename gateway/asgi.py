@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.types import Receive, Send
 
-from faas.exceptions import PayloadTooLarge
+from faas.exceptions import PayloadTooLarge, RequestTimeout
 
 
-async def read_body(scope: dict[str, Any], receive: Receive, limit: int) -> bytes:
-    """The whole request body, refusing it early when Content-Length or the bytes pass ``limit``."""
+async def read_body(scope: dict[str, Any], receive: Receive, limit: int, timeout: float = 30.0) -> bytes:
+    """The whole request body, refusing it early when Content-Length or the bytes pass ``limit``,
+    and giving up (RequestTimeout) when it takes longer than ``timeout`` seconds to arrive."""
     for name, value in scope["headers"]:
         if name == b"content-length":
             try:
@@ -22,8 +24,18 @@ async def read_body(scope: dict[str, Any], receive: Receive, limit: int) -> byte
             break
     chunks: list[bytes] = []
     size = 0
+    deadline = 0.0
     while True:
-        message = await receive()
+        if not chunks:
+            message = await receive()  # the common case: the whole body in one message, no timer
+        else:
+            loop = asyncio.get_running_loop()
+            if not deadline:
+                deadline = loop.time() + timeout
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            except asyncio.TimeoutError:
+                raise RequestTimeout(timeout) from None
         if message["type"] == "http.disconnect":
             break
         chunk = message.get("body", b"")

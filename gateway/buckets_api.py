@@ -2,8 +2,8 @@
 
 An upload streams into a hidden ``.faas-upload-*`` file next to its destination, is flushed to disk,
 and is then renamed into place, so the bucket watcher never sees it half-written; the watcher
-announces it like any file that lands in the bucket. ``auth = "api_key"`` buckets need a key:
-until API keys exist, only the admin key (``Authorization: Bearer``) is accepted.
+announces it like any file that lands in the bucket. ``auth = "api_key"`` buckets need an API key
+(``x-api-key``, which also passes its usage plan) or the admin key (``Authorization: Bearer``).
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ from starlette.responses import FileResponse, Response
 
 from faas.buckets import UPLOAD_PREFIX, BucketKeyError, bucket_root, object_path
 from faas.config import BucketConfig
+from faas.exceptions import QuotaExceeded, RateLimited, Unauthorized
 from faas.runtime import Runtime
-from gateway.auth import is_admin
+from faas.usage import retry_after_header
+from gateway.auth import admit, authenticate
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +39,23 @@ class BucketApi:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
-    def _target(self, request: Request) -> tuple[BucketConfig, Path] | Response:
+    async def _target(self, request: Request) -> tuple[BucketConfig, Path] | Response:
         """The bucket and the object's path, or the error response that refuses the request."""
         name = request.path_params["name"]
         buckets = {b.name: b for b in self.runtime.config.buckets}
         bucket = buckets.get(name)
         if bucket is None:
             return _message(404, f"no bucket named {name!r}")
-        if bucket.auth != "none" and not is_admin(request, self.runtime.admin_key):
-            return _message(403, "Forbidden")
+        if bucket.auth != "none":
+            try:
+                await admit(self.runtime, authenticate(self.runtime, request.scope, b""))
+            except Unauthorized as exc:
+                log.info("bucket %s: 403: %s", name, exc)
+                return _message(403, "Forbidden")
+            except RateLimited as exc:
+                return _message(429, "Too Many Requests", **{"Retry-After": retry_after_header(exc.retry_after)})
+            except QuotaExceeded:
+                return _message(429, "Limit Exceeded")
         root = bucket_root(self.runtime.config.server.data_dir, name)
         try:
             return bucket, object_path(root, request.path_params["key"])
@@ -53,7 +63,7 @@ class BucketApi:
             return _message(400, str(exc))
 
     async def get(self, request: Request) -> Response:
-        target = self._target(request)
+        target = await self._target(request)
         if isinstance(target, Response):
             return target
         _, path = target
@@ -62,7 +72,7 @@ class BucketApi:
         return FileResponse(path, media_type="application/octet-stream")
 
     async def delete(self, request: Request) -> Response:
-        target = self._target(request)
+        target = await self._target(request)
         if isinstance(target, Response):
             return target
         _, path = target
@@ -73,7 +83,7 @@ class BucketApi:
         return Response(status_code=204)  # as S3: deleting a missing key succeeds
 
     async def put(self, request: Request) -> Response:
-        target = self._target(request)
+        target = await self._target(request)
         if isinstance(target, Response):
             return target
         bucket, path = target

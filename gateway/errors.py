@@ -44,7 +44,7 @@ LAMBDA_ERRORS: dict[type[FaaSError], tuple[int, str]] = {
 def lookup(table: dict[type[FaaSError], tuple[int, str]], exc: FaaSError) -> tuple[int, str]:
     for cls in type(exc).__mro__:
         if cls in table:
-            return table[cls]  # type: ignore[index]
+            return table[cls]
     return 500, "Internal server error" if table is GATEWAY_ERRORS else "ServiceException"
 
 
@@ -61,12 +61,14 @@ def gateway_error(exc: FaaSError, request_id: str | None = None) -> Response:
     return gateway_message(status, message, request_id, headers)
 
 
-def aws_error(status: int, code: str, message: str, request_id: str | None = None, **extra: str) -> Response:
+def aws_error(
+    status: int, code: str, message: str, request_id: str | None = None, *, retry_after: str = "1", **extra: str
+) -> Response:
     headers = {"x-amzn-ErrorType": code}
     if request_id:
         headers["x-amzn-RequestId"] = request_id
     if status == 429:
-        headers["Retry-After"] = "1"
+        headers["Retry-After"] = retry_after
     body = {"Type": "User" if status < 500 else "Service", "message": message, **extra}
     return Response(json.dumps(body), status, headers, media_type="application/json")
 

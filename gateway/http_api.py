@@ -14,10 +14,20 @@ from typing import Any
 from starlette.types import Receive, Send
 
 from faas.config import Config
-from faas.exceptions import FaaSError, PayloadTooLarge, Throttled
+from faas.exceptions import (
+    FaaSError,
+    PayloadTooLarge,
+    QuotaExceeded,
+    RateLimited,
+    RequestTimeout,
+    Throttled,
+    Unauthorized,
+)
 from faas.records import Status, Trigger
 from faas.runtime import Runtime
+from faas.usage import retry_after_header
 from gateway.asgi import json_message, read_body, send_response
+from gateway.auth import Caller, admit, authenticate
 from gateway.errors import GATEWAY_ERRORS, lookup
 from gateway.http_events import MalformedResponse, build_event, map_result
 from gateway.routes import Route, RouteTable
@@ -46,6 +56,7 @@ class HttpRoutes:
 
     async def handle(self, scope: dict[str, Any], receive: Receive, send: Send, route: Route, params: dict[str, str]) -> None:
         rid = str(uuid.uuid4())
+        scope["faas.route"] = route.route_key  # the HTTP metrics label (gateway/metrics.py)
         status, headers, body = await self._respond(scope, receive, route, params, rid)
         await send_response(send, status, headers, body)
 
@@ -55,20 +66,36 @@ class HttpRoutes:
         runtime = self.runtime
         server = runtime.config.server
         try:
-            body = await read_body(scope, receive, server.max_body_bytes)
+            body = await read_body(scope, receive, server.max_body_bytes, server.body_timeout)
         except PayloadTooLarge:
             return json_message(413, "Request Too Long", rid)
+        except RequestTimeout:
+            return json_message(408, "Request Timeout", rid)
+        caller: Caller | None = None
         if route.config.auth != "none":
-            # API keys arrive with the keys issue; until then no key can be valid.
-            return json_message(403, "Forbidden", rid)
+            try:
+                caller = authenticate(runtime, scope, body, allow_admin=False)
+                await admit(runtime, caller)
+            except Unauthorized as exc:
+                log.info("route %s: 403: %s", route.route_key, exc)
+                return json_message(403, "Forbidden", rid)
+            except RateLimited as exc:
+                return json_message(429, "Too Many Requests", rid, [(b"retry-after", retry_after_header(exc.retry_after).encode())])
+            except QuotaExceeded:
+                return json_message(429, "Limit Exceeded", rid)
+        authorizer = None
+        if caller is not None and caller.key is not None:
+            authorizer = {"lambda": {"apiKeyId": caller.key.id, "apiKeyName": caller.key.name}}
         event = build_event(
-            scope, body, route_key=route.route_key, path_params=params, request_id=rid, server=server
+            scope, body, route_key=route.route_key, path_params=params, request_id=rid, server=server,
+            authorizer=authorizer,
         )
         if route.config.asynchronous:
             return await self._enqueue(route, json.dumps(event).encode(), rid)
         try:
             result = await runtime.invoker.invoke(
-                route.config.function, json.dumps(event).encode(), trigger=Trigger.HTTP.value, request_id=rid
+                route.config.function, json.dumps(event).encode(), trigger=Trigger.HTTP.value,
+                caller=caller.id if caller else None, request_id=rid,
             )
         except Throttled:
             return json_message(429, "Too Many Requests", rid, [(b"retry-after", b"1")])

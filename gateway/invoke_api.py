@@ -11,11 +11,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from faas.asyncq import ASYNC_PAYLOAD_LIMIT
-from faas.exceptions import FaaSError, FunctionNotFound, InvalidRequest, PayloadTooLarge
+from faas.exceptions import (
+    FaaSError,
+    FunctionNotFound,
+    InvalidRequest,
+    PayloadTooLarge,
+    QuotaExceeded,
+    RateLimited,
+    Unauthorized,
+)
 from faas.records import Trigger
 from faas.runtime import Runtime
-from gateway.auth import ADMIN, is_admin
+from faas.usage import retry_after_header
+from gateway.auth import MissingCredentials, admit, authenticate
 from gateway.errors import aws_error, lambda_error
+from gateway.sigv4 import SigV4Error
 
 SYNC_LIMIT = 6 * 1024 * 1024
 LOG_TAIL = 4096
@@ -45,18 +55,27 @@ class InvokeApi:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
-    def caller(self, request: Request) -> str | None:
-        if is_admin(request, self.runtime.admin_key):
-            return ADMIN
-        return None
-
     async def invoke(self, request: Request) -> Response:
         rid = str(uuid.uuid4())
-        caller = self.caller(request)
-        if caller is None:
-            if "authorization" not in request.headers:
-                return aws_error(403, "MissingAuthenticationTokenException", "Missing Authentication Token", rid)
+        is_event = request.headers.get("x-amz-invocation-type") == "Event"
+        try:
+            payload = await self._read(request, ASYNC_PAYLOAD_LIMIT if is_event else SYNC_LIMIT)
+        except PayloadTooLarge as exc:
+            return lambda_error(exc, rid)
+        try:
+            caller = authenticate(self.runtime, request.scope, payload, services=("lambda",))
+            await admit(self.runtime, caller)
+        except MissingCredentials:
+            return aws_error(403, "MissingAuthenticationTokenException", "Missing Authentication Token", rid)
+        except SigV4Error as exc:
+            return aws_error(403, exc.code, exc.message, rid)
+        except Unauthorized:
             return aws_error(403, "UnrecognizedClientException", "The security token included in the request is invalid.", rid)
+        except RateLimited as exc:
+            return aws_error(429, "TooManyRequestsException", "Rate Exceeded.", rid,
+                             Reason="CallerRateLimitExceeded", retry_after=retry_after_header(exc.retry_after))
+        except QuotaExceeded:
+            return aws_error(429, "TooManyRequestsException", "Limit Exceeded", rid, Reason="CallerQuotaExceeded")
         invocation_type = request.headers.get("x-amz-invocation-type", "RequestResponse")
         if invocation_type not in INVOCATION_TYPES:
             return aws_error(400, "InvalidParameterValueException",
@@ -68,12 +87,15 @@ class InvokeApi:
                 raise FunctionNotFound(f"{fn.arn}:{qualifier}")
             if invocation_type == "DryRun":
                 return Response(status_code=204, headers={"x-amzn-RequestId": rid})
+            payload = _validate_json(payload)
             if invocation_type == "Event":
-                return await self._invoke_async(request, name, caller, rid)
-            payload = await self._payload(request)
+                # 202 once the event is durably queued; the async queue runs it (and retries).
+                await self.runtime.asyncq.enqueue(name, payload, trigger=Trigger.ASYNC.value, caller=caller.id,
+                                                  event_id=rid)
+                return Response(status_code=202, headers={"x-amzn-RequestId": rid})
             client_context = _client_context(request.headers.get("x-amz-client-context"))
             result = await self.runtime.invoker.invoke(
-                name, payload, trigger=Trigger.INVOKE.value, caller=caller, client_context=client_context,
+                name, payload, trigger=Trigger.INVOKE.value, caller=caller.id, client_context=client_context,
                 invoked_arn=fn.arn if qualifier is None else f"{fn.arn}:{qualifier}", request_id=rid,
             )
         except FaaSError as exc:
@@ -87,13 +109,7 @@ class InvokeApi:
             headers["X-Amz-Log-Result"] = base64.b64encode(tail).decode("ascii")
         return Response(body, 200, headers, media_type="application/json")
 
-    async def _invoke_async(self, request: Request, name: str, caller: str, rid: str) -> Response:
-        """``Event``: 202 once the event is durably queued; the async queue runs it (and retries)."""
-        payload = await self._payload(request, ASYNC_PAYLOAD_LIMIT)
-        await self.runtime.asyncq.enqueue(name, payload, trigger=Trigger.ASYNC.value, caller=caller, event_id=rid)
-        return Response(status_code=202, headers={"x-amzn-RequestId": rid})
-
-    async def _payload(self, request: Request, limit: int = SYNC_LIMIT) -> bytes:
+    async def _read(self, request: Request, limit: int) -> bytes:
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise PayloadTooLarge(int(declared), limit)
@@ -104,14 +120,17 @@ class InvokeApi:
             if size > limit:
                 raise PayloadTooLarge(size, limit)
             chunks.append(chunk)
-        payload = b"".join(chunks)
-        if not payload.strip():
-            return b"{}"
-        try:
-            json.loads(payload)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidRequest(f"Could not parse request body into json: {exc}") from exc
-        return payload
+        return b"".join(chunks)
+
+
+def _validate_json(payload: bytes) -> bytes:
+    if not payload.strip():
+        return b"{}"
+    try:
+        json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequest(f"Could not parse request body into json: {exc}") from exc
+    return payload
 
 
 def _client_context(header: str | None) -> str | None:

@@ -28,7 +28,6 @@ from faas.registry import Function
 
 log = logging.getLogger(__name__)
 
-INIT_TIMEOUT = 10.0  # Lambda gives the init phase 10 s of its own
 EXIT_REPORT_WAIT = 2.0
 SHUTDOWN_GRACE = 30.0  # how long to wait for the zygote's word on a dead worker
 
@@ -50,6 +49,7 @@ class RunResult:
     init_ms: float | None
     max_memory_kib: int
     error_type: str | None = None
+    error_message: str | None = None  # set when the pool, not the handler, knows what went wrong
 
 
 class _State(enum.Enum):
@@ -123,6 +123,7 @@ class WorkerHandle:
         self.counted = True  # counted in the pool's total until retired
         self.max_rss_kib = 0  # the worker's peak so far, reported when it dies mid-call
         self.call_started = 0.0
+        self.init_timed_out = False
 
     @property
     def alive(self) -> bool:
@@ -169,7 +170,7 @@ class WorkerHandle:
         if not self.initialised:
             ready = conn.ready
             assert ready is not None
-            handle = loop.call_later(INIT_TIMEOUT, self._expire, ready, Outcome.TIMEOUT)
+            handle = loop.call_later(self.pool.executor.init_timeout, self._expire_init, ready)
             try:
                 payload = await ready
             finally:
@@ -207,6 +208,10 @@ class WorkerHandle:
             max_memory_kib=max_rss, error_type=_error_type(body),
         )
 
+    def _expire_init(self, fut: asyncio.Future[Any]) -> None:
+        self.init_timed_out = True
+        self._expire(fut, Outcome.TIMEOUT)
+
     def _expire(self, fut: asyncio.Future[Any], why: Outcome) -> None:
         if fut.done():
             return
@@ -222,9 +227,13 @@ class WorkerHandle:
         tail = report.log_tail if report else b""
         log_bytes = init_log + tail
         if self.killed_for is Outcome.TIMEOUT:
+            message = None
+            if self.init_timed_out:
+                seconds = self.pool.executor.init_timeout
+                message = f"Init phase timed out after {seconds:.2f} seconds (importing the handler module)"
             return RunResult(
                 outcome=Outcome.TIMEOUT, body=b"", log=log_bytes, duration_ms=elapsed, init_ms=init_ms,
-                max_memory_kib=self.max_rss_kib, error_type="Sandbox.Timedout",
+                max_memory_kib=self.max_rss_kib, error_type="Sandbox.Timedout", error_message=message,
             )
         how = report.describe() if report else "signal: killed"
         message = f"RequestId: {request_id} Error: Runtime exited with error: {how}"
@@ -407,7 +416,7 @@ class WorkerPool:
                 break
             fut: asyncio.Future[Any] = loop.create_future()
             slots.waiters.append(fut)
-            handle = loop.call_later(remaining, lambda f=fut: f.done() or f.set_result(None))
+            handle = loop.call_later(remaining, _wake_with_none, fut)
             try:
                 got = await fut
             finally:
@@ -541,3 +550,8 @@ def _today() -> str:
     import time
 
     return time.strftime("%Y/%m/%d", time.gmtime())
+
+
+def _wake_with_none(fut: asyncio.Future[Any]) -> None:
+    if not fut.done():
+        fut.set_result(None)

@@ -41,7 +41,7 @@ class CappedOutput(io.TextIOBase):
         self.written = 0
         self.truncated = False
 
-    def write(self, s: str) -> int:  # type: ignore[override]
+    def write(self, s: str) -> int:
         data = s.encode("utf-8", "replace")
         room = self._cap - self.written
         if room <= 0:
@@ -52,13 +52,23 @@ class CappedOutput(io.TextIOBase):
             self.truncated = True
         view = memoryview(data)
         while view:
-            n = os.write(self._fd, view)
+            try:
+                n = os.write(self._fd, view)
+            except OSError:  # fd 1 closed or full (RLIMIT_FSIZE): output is lost, the call is not
+                self.truncated = True
+                return len(s)
             view = view[n:]
         self.written += len(data)
         return len(s)
 
     def fileno(self) -> int:
         return self._fd
+
+    def flush(self) -> None:
+        pass  # unbuffered: every write went straight to the fd
+
+    def close(self) -> None:
+        pass  # a handler closing sys.stdout must not silence the next calls (or break logging)
 
     def isatty(self) -> bool:
         return False
@@ -98,7 +108,7 @@ class _RequestIdFilter(logging.Filter):
 
 
 class _LambdaFormatter(logging.Formatter):
-    converter = time.gmtime
+    converter = staticmethod(time.gmtime)
 
     def __init__(self) -> None:
         super().__init__(
@@ -283,7 +293,21 @@ class Worker:
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
             resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
         )
+        self._repair_output()
         return protocol.encode_result(status, duration_ms, max_rss, self._take_log(), body)
+
+    def _repair_output(self) -> None:
+        """A handler may close or replace stdout/stderr (or fds 1 and 2): put ours back for the next call."""
+        try:
+            ok = os.path.sameopenfile(1, self.log_fd) and os.path.sameopenfile(2, self.log_fd)
+        except OSError:
+            ok = False
+        if not ok:
+            os.dup2(self.log_fd, 1)
+            os.dup2(self.log_fd, 2)
+        if sys.stdout is not self.out or sys.stderr is not self.out:
+            sys.stdout = self.out
+            sys.stderr = self.out
 
     def _run_async(self, awaitable: Any) -> Any:
         if self.loop is None:

@@ -237,9 +237,9 @@ class Zygote:
                 break
             except InterruptedError:
                 continue
-            child = self.children.pop(pid, None)
-            if child is not None:
-                self._finish(child, status)
+            gone = self.children.pop(pid, None)
+            if gone is not None:
+                self._finish(gone, status)
         if self.limits is not None:
             self.limits.close()
 

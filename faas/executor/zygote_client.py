@@ -103,9 +103,9 @@ class ZygoteClient:
                 oom=bool(message.get("oom")),
                 log_tail=raw,
             )
-            fut = self._exits.pop(str(message["worker"]), None)
-            if fut is not None and not fut.done():
-                fut.set_result(exit_)
+            exited = self._exits.pop(str(message["worker"]), None)
+            if exited is not None and not exited.done():
+                exited.set_result(exit_)
 
     def _on_readable(self) -> None:
         assert self._sock is not None
@@ -175,7 +175,7 @@ class ZygoteClient:
                     sent += self._sock.send(data[sent:])
             except BlockingIOError:
                 writable: asyncio.Future[None] = loop.create_future()
-                loop.add_writer(self._sock.fileno(), lambda: writable.done() or writable.set_result(None))
+                loop.add_writer(self._sock.fileno(), _resolve, writable)
                 try:
                     await writable
                 finally:
@@ -194,3 +194,8 @@ class ZygoteClient:
             except asyncio.TimeoutError:
                 self.process.kill()
                 await self.process.wait()
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)

@@ -1,0 +1,73 @@
+"""SQL for API keys and their usage counters (quota periods)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from faas.exceptions import StoreError
+from faas.store import SQLiteStore
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeyRow:
+    id: str
+    name: str
+    plan: str | None
+    secret_hash: str
+    secret_enc: bytes
+    created_at: float
+    revoked_at: float | None
+
+
+class KeyStore:
+    def __init__(self, store: SQLiteStore) -> None:
+        self.store = store
+
+    async def insert(self, row: KeyRow) -> None:
+        try:
+            await self.store.db.execute(
+                "INSERT INTO api_keys (id, name, plan, secret_hash, secret_enc, created_at, revoked_at) "
+                "VALUES (?,?,?,?,?,?,?)",
+                (row.id, row.name, row.plan, row.secret_hash, row.secret_enc, row.created_at, row.revoked_at),
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot store the API key: {exc}") from exc
+
+    async def all(self) -> list[KeyRow]:
+        sql = "SELECT id, name, plan, secret_hash, secret_enc, created_at, revoked_at FROM api_keys ORDER BY created_at"
+        async with self.store.db.execute(sql) as cur:
+            rows = await cur.fetchall()
+        return [KeyRow(id=r[0], name=r[1], plan=r[2], secret_hash=r[3], secret_enc=bytes(r[4]),
+                       created_at=r[5], revoked_at=r[6]) for r in rows]
+
+    async def revoke(self, key_id: str, when: float) -> bool:
+        cur = await self.store.db.execute(
+            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (when, key_id)
+        )
+        return cur.rowcount > 0
+
+    async def usage(self, key_id: str, period: str) -> int:
+        async with self.store.db.execute(
+            "SELECT count FROM key_usage WHERE key_id = ? AND period = ?", (key_id, period)
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def save_usage(self, counts: Iterable[tuple[str, str, int]]) -> None:
+        db = self.store.db
+        try:
+            await db.execute("BEGIN")
+            await db.executemany(
+                "INSERT INTO key_usage (key_id, period, count) VALUES (?,?,?) "
+                "ON CONFLICT (key_id, period) DO UPDATE SET count = MAX(count, excluded.count)",
+                list(counts),
+            )
+            await db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            try:
+                await db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            raise StoreError(f"cannot save key usage: {exc}") from exc

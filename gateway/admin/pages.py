@@ -1,0 +1,181 @@
+"""What every admin page shares: templates, the session check, CSRF-checked actions, safe headers.
+
+Handlers are written as ``async def handler(admin, request, session) -> Response`` and wrapped:
+``page`` (GET; sends a logged-out browser to the login form), ``action`` (POST; also checks the
+CSRF token and the Origin) and ``api`` (JSON; the admin key as a Bearer token, nothing else).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from faas.billing import dollars
+from faas.runtime import Runtime
+from gateway.admin.sections import SECTIONS
+from gateway.admin.session import Session, SessionSigner, csrf_ok, read_form, same_origin
+from gateway.auth import is_admin
+
+__all__ = ["Admin", "Endpoint", "Handler", "action", "api", "page", "secure"]
+
+HERE = Path(__file__).parent
+# No inline script or style may run: the pages need neither, and CSP then blunts any injection.
+SECURITY_HEADERS = {
+    "content-security-policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "cache-control": "no-store",
+}
+
+Handler = Callable[["Admin", Request, Session], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class Admin:
+    """The admin pages' shared state: the runtime, the templates and the session signer."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.env = Environment(
+            loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        )
+        self.env.filters.update(ms=_ms, when=_when, stamp=_stamp, ago=_ago, dollars=_dollars, num=_num, mb=_mb, price=_price)
+        self._signer: tuple[str, SessionSigner] | None = None
+
+    @property
+    def signer(self) -> SessionSigner:
+        key = self.runtime.admin_key
+        if self._signer is None or self._signer[0] != key:
+            self._signer = (key, SessionSigner(key))
+        return self._signer[1]
+
+    def session(self, request: Request) -> Session | None:
+        if not self.runtime.admin_key:
+            return None
+        return self.signer.session(request, self.runtime.admin_key)
+
+    def render(self, request: Request, template: str, *, section: str, session: Session | None,
+               status: int = 200, **context: Any) -> Response:
+        html = self.env.get_template(template).render(
+            request=request, section=section, sections=SECTIONS, session=session,
+            csrf=session.csrf if session else "", **context,
+        )
+        return secure(HTMLResponse(html, status))
+
+
+def secure(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def page(handler: Handler) -> Callable[[Admin], Endpoint]:
+    """A GET page: logged-out browsers go to the login form and come back after."""
+
+    def bind(admin: Admin) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            session = admin.session(request)
+            if session is None:
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return secure(RedirectResponse(f"/admin/login?next={quote(target, safe='')}", 303))
+            return await handler(admin, request, session)
+
+        return endpoint
+
+    return bind
+
+
+def action(handler: Handler) -> Callable[[Admin], Endpoint]:
+    """A POST action: needs a session, a same-site Origin and the session's CSRF token."""
+
+    def bind(admin: Admin) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            session = admin.session(request)
+            if session is None:
+                return secure(RedirectResponse("/admin/login", 303))
+            form = await read_form(request)
+            if not same_origin(request) or not csrf_ok(session, form):
+                return admin.render(request, "error.html", section="", session=session, status=403,
+                                    title="Refused", message="This form has expired or came from another site. "
+                                    "Go back, reload the page and try again.")
+            request.state.form = form
+            return await handler(admin, request, session)
+
+        return endpoint
+
+    return bind
+
+
+def api(handler: Callable[[Admin, Request], Awaitable[Response]]) -> Callable[[Admin], Endpoint]:
+    """A JSON endpoint: only ``Authorization: Bearer <admin key>`` gets in (a cookie does not)."""
+
+    def bind(admin: Admin) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            if not is_admin(request, admin.runtime.admin_key):
+                return secure(JSONResponse({"message": "Unauthorized: send the admin key as Authorization: Bearer"},
+                                           401, headers={"www-authenticate": "Bearer"}))
+            return secure(await handler(admin, request))
+
+        return endpoint
+
+    return bind
+
+
+# --- template filters --------------------------------------------------------------------------
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "–"
+    if value >= 10_000:
+        return f"{value / 1000:,.1f} s"
+    if value >= 100:
+        return f"{value:,.0f} ms"
+    return f"{value:.2f} ms"
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _stamp(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _ago(ts: float) -> str:
+    seconds = max(0, int(time.time() - ts))
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{seconds // size} {unit} ago"
+    return f"{seconds} s ago"
+
+
+def _dollars(value: Decimal) -> str:
+    return dollars(value)
+
+
+def _price(value: Decimal) -> str:
+    return f"{value:f}"
+
+
+def _num(value: int | float | Decimal) -> str:
+    if isinstance(value, int) or (isinstance(value, Decimal) and value == value.to_integral_value()):
+        return f"{int(value):,}"
+    return f"{value:,.3f}"
+
+
+def _mb(value: int) -> str:
+    return f"{value:,} MB"

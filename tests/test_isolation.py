@@ -1,0 +1,91 @@
+"""Isolation: workers see only their own function's environment; with ``[executor] user`` they run
+as that user and cannot read the server's data, keys or environment."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Server, start_server
+
+FUNCTIONS = {
+    "probe.py": """
+        import os
+        def try_read(path):
+            try:
+                with open(path, "rb") as f:
+                    f.read(1)
+                return "read"
+            except OSError as exc:
+                return type(exc).__name__
+        def handler(event, context):
+            data = event["data_dir"]
+            try:
+                os.kill(event["server_pid"], 0)
+                signal_server = "allowed"
+            except OSError as exc:
+                signal_server = type(exc).__name__
+            tmp = os.path.join(os.environ["TMPDIR"], "scratch")
+            with open(tmp, "w") as f:
+                f.write("mine")
+            return {
+                "uid": os.getuid(),
+                "db": try_read(os.path.join(data, "faas.db")),
+                "admin_key": try_read(os.path.join(data, "admin.key")),
+                "master_key": try_read(os.path.join(data, "master.key")),
+                "server_environ": try_read(f"/proc/{event['server_pid']}/environ"),
+                "signal_server": signal_server,
+                "env": sorted(os.environ),
+            }
+    """,
+    "other.py": "def handler(event, context):\n    return sorted(__import__('os').environ)\n",
+}
+
+CONFIG = """
+[executor]
+user = "nobody"
+
+[functions.probe]
+handler = "probe.handler"
+[functions.probe.environment]
+PROBE_ONLY = "1"
+[functions.other]
+handler = "other.handler"
+[functions.other.environment]
+OTHER_SECRET = "x"
+"""
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    if os.getuid() != 0:
+        pytest.skip("dropping to another user needs the server to run as root")
+    root = Path(tempfile.mkdtemp(prefix="faas-iso-"))
+    root.chmod(0o755)  # the workers' user must be able to read the function code
+    srv = start_server(root, FUNCTIONS, CONFIG, env={"SERVER_SECRET": "s3cret"})
+    yield srv
+    srv.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_worker_runs_as_the_configured_user_and_cannot_read_server_data(server: Server) -> None:
+    r = server.invoke("probe", {"data_dir": str(server.data_dir), "server_pid": server.proc.pid})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["uid"] == 65534
+    assert body["db"] == body["admin_key"] == body["master_key"] == "PermissionError"
+    assert body["server_environ"] == "PermissionError"
+    assert body["signal_server"] == "PermissionError"
+
+
+def test_workers_see_only_their_own_environment(server: Server) -> None:
+    env = server.invoke("probe", {"data_dir": str(server.data_dir), "server_pid": server.proc.pid}).json()["env"]
+    assert "PROBE_ONLY" in env
+    assert not {"OTHER_SECRET", "SERVER_SECRET", "FAAS_ADMIN_KEY"} & set(env)
+    other = server.invoke("other").json()
+    assert "OTHER_SECRET" in other and "PROBE_ONLY" not in other
