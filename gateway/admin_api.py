@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from faas.exceptions import FaaSError
 from faas.runtime import Runtime
 from faas.schedules import ScheduleConflict, ScheduleNotFound
-from gateway.auth import is_admin
+from gateway.keys_api import admin_required
 
 MAX_RUNS = 1000
 
@@ -25,9 +25,7 @@ class AdminApi:
         self.runtime = runtime
 
     def _refused(self, request: Request) -> Response | None:
-        if not is_admin(request, self.runtime.admin_key):
-            return JSONResponse({"message": "Forbidden"}, 403)
-        return None
+        return admin_required(request, self.runtime)
 
     async def schedules(self, request: Request) -> Response:
         if (refused := self._refused(request)) is not None:

@@ -121,6 +121,13 @@ def test_bad_keys_and_auth_are_refused(servers: Callable[..., Server], tmp_path:
     assert srv.client.put("/buckets/private/in/a.txt", content=b"a").status_code == 403  # auth = api_key
     assert srv.client.get("/buckets/private/in/a.txt").status_code == 403
     assert srv.client.put("/buckets/nope/a.txt", content=b"a", headers=AUTH).json() == {"message": "no bucket named 'nope'"}
+    # an API key works too, an unknown one does not
+    created = srv.client.post("/admin/api/keys", json={"name": "uploader"}, headers=AUTH)
+    assert created.status_code == 201, created.text
+    with_key = {"x-api-key": created.json()["secret"]}
+    assert srv.client.put("/buckets/private/in/keyed.txt", content=b"k", headers=with_key).status_code == 200
+    assert srv.client.get("/buckets/private/in/keyed.txt", headers=with_key).content == b"k"
+    assert srv.client.put("/buckets/private/in/a.txt", content=b"a", headers={"x-api-key": "nope"}).status_code == 403
 
     def refused(method: str, path: str, message: str) -> None:
         r = srv.client.request(method, path, content=b"x", headers=AUTH)
@@ -141,14 +148,15 @@ def test_bad_keys_and_auth_are_refused(servers: Callable[..., Server], tmp_path:
     assert not (srv.data_dir / "escape.txt").exists() and not (tmp_path / "escape.txt").exists()
 
     # a symlinked file pointing out of the bucket is never announced; prefix and suffix filter the rest
-    (private / "in").mkdir()
+    (private / "in").mkdir(exist_ok=True)
     (private / "in" / "leak.txt").symlink_to(outside / "secret.txt")
     for key in ("in/skip.png", "out/skip.txt", "in/take.txt"):
         assert srv.client.put(f"/buckets/private/{key}", content=key.encode(), headers=AUTH).status_code == 200
-    wait_for(lambda: len(srv.db_rows("SELECT key FROM bucket_objects WHERE bucket = 'private'")) == 3,
-             what="three objects in the manifest")
+    wait_for(lambda: len(srv.db_rows("SELECT key FROM bucket_objects WHERE bucket = 'private'")) == 4,
+             what="four objects in the manifest")
     wait_announced(out, "in/take.txt")
-    assert [unquote_plus(r["s3"]["object"]["key"]) for r in s3_records(out, "private")] == ["in/take.txt"]
+    assert sorted(unquote_plus(r["s3"]["object"]["key"]) for r in s3_records(out, "private")) == [
+        "in/keyed.txt", "in/take.txt"]
     assert "in/leak.txt' resolves outside the bucket through a symlink: not announced" in srv.log()
 
     # a bucket added to the config while the server runs: its folder is made and watched

@@ -32,7 +32,9 @@ class Section:
 
 SECTIONS: tuple[Section, ...] = (
     Section(slug="schedules", title="Schedules", module=None,
-            summary="Functions that run on a cron or rate schedule: next and last run, pause, resume, run now."),
+            summary="Functions that run on a cron or rate schedule: next and last run, pause, resume, run now.",
+            meanwhile="faas schedules list|runs|pause|resume|run NAME does this from the command line, and "
+            "/admin/api/schedules as JSON."),
     Section(slug="functions", title="Functions", module="gateway.admin.functions",
             summary="Each function's settings, warm workers, and how its calls went over the last 24 hours."),
     Section(slug="invocations", title="Invocations", module="gateway.admin.invocations",
@@ -44,5 +46,7 @@ SECTIONS: tuple[Section, ...] = (
             meanwhile="faas keys create NAME [--plan PLAN], faas keys list and faas keys revoke ID do this "
             "from the command line; bills per key are under Bills."),
     Section(slug="dead-letters", title="Dead letters", module=None,
-            summary="Asynchronous calls that failed every retry, kept for inspection and replay."),
+            summary="Asynchronous calls that failed every retry, kept for inspection and replay.",
+            meanwhile="faas dlq list [--function F] [--json] and faas dlq replay ID|--all do this from the "
+            "command line."),
 )
