@@ -41,7 +41,7 @@ ROUTE_SEGMENT_PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}$")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
 AUTH_MODES = ("none", "api_key")
 # Paths the platform itself serves; user routes may not shadow them.
-RESERVED_PREFIXES = ("/2015-03-31/", "/healthz", "/admin", "/metrics", "/openapi.json", "/buckets/")
+RESERVED_PREFIXES = ("/2015-03-31/", "/healthz", "/admin", "/metrics", "/openapi.json", "/buckets")
 # Variables the platform sets for every worker; a function may not override them.
 RESERVED_ENV = frozenset(
     {

@@ -66,7 +66,7 @@ def test_values(tmp_path: Path) -> None:
         (BASE + "retry_base_delay = -1\n", "functions.f.retry_base_delay = -1: must be a number from 0 to 21600"),
         (BASE + "max_event_age = 0\n", "functions.f.max_event_age = 0: must be a number from 1 to 21600"),
         (BASE + '[[routes]]\npath = "/x"\nfunction = "f"\nasync = "yes"\n', 'routes[0].async = "yes": must be true or false'),
-        (BASE + '[[routes]]\npath = "/buckets/x"\nfunction = "f"\n', "/buckets/ is reserved for the platform"),
+        (BASE + '[[routes]]\npath = "/buckets/x"\nfunction = "f"\n', "/buckets is reserved for the platform"),
         ("schedules = 1\n", "schedules: must be an array of tables ([[schedules]])"),
         (SCHEDULE + 'expression = "cron(0 12 * * * *)"\n',
          'schedules[0].expression = "cron(0 12 * * * *)": day-of-month and day-of-week cannot both be "*"'),
