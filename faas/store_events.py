@@ -294,6 +294,11 @@ class EventStore:
         rows = await self._read(f"SELECT {_DEAD_COLUMNS} FROM dead_letters{where} ORDER BY id LIMIT ?", [*args, limit])
         return [_dead(r) for r in rows]
 
+    async def dead_letter_counts(self) -> dict[str, int]:
+        """How many dead letters each function has (no payloads read)."""
+        rows = await self._read("SELECT function, COUNT(*) FROM dead_letters GROUP BY function ORDER BY function")
+        return {str(r[0]): int(r[1]) for r in rows}
+
     async def replay(self, ids: Sequence[int] | None, *, function: str | None = None) -> list[DeadLetter]:
         """Hand dead letters back to the queue, due now, with a fresh event age and no tries counted.
 

@@ -1,5 +1,6 @@
 """The admin pages on a real server: login and session cookie, CSRF, the JSON endpoint's key, each
-page's content, and a real headless Chromium (Debian's, driven by Playwright) clicking through it."""
+page's content, the schedules, API keys and dead letters pages and their actions, and a real headless
+Chromium (Debian's, driven by Playwright) clicking through it."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_KEY, Server, start_server
+from tests.conftest import ADMIN_KEY, Server, start_server, wait_for
 
 FUNCTIONS = {
     "hello.py": """
@@ -27,6 +29,15 @@ FUNCTIONS = {
         def handler(event, context):
             raise ValueError("broken on purpose")
     """,
+    # Fails while its flag file exists: dead letters on demand, which succeed once replayed after.
+    "flaky.py": """
+        import os
+
+        def handler(event, context):
+            if os.path.exists(os.environ["FAIL_FLAG"]):
+                raise RuntimeError("the flag file says fail")
+            return {"ok": True}
+    """,
 }
 CONFIG = """
 [functions.hello]
@@ -37,6 +48,29 @@ environment = { GREETING = "secret-value" }
 
 [functions.broken]
 handler = "broken.handler"
+
+[functions.flaky]
+handler = "flaky.handler"
+max_retries = 0
+environment = { FAIL_FLAG = "@FLAG@" }
+
+[usage_plans.free]
+rate = 5
+burst = 10
+quota = 1000
+
+# rate() counts from when the schedule is first seen (server start): no fire within this test module.
+[[schedules]]
+name = "hourly-report"
+expression = "rate(1 hour)"
+function = "hello"
+
+[[schedules]]
+name = "nightly-backup"
+expression = "cron(30 2 * * ? *)"
+timezone = "Europe/Berlin"
+function = "hello"
+enabled = false
 
 [[routes]]
 method = "GET"
@@ -65,10 +99,29 @@ class Site:
     broken_id: str
     key_id: str
 
+    @property
+    def flag(self) -> Path:
+        """While this file exists, the flaky function fails."""
+        return self.server.root / "flaky-fails"
+
+    def dead_letter(self, payload: object) -> int:
+        """Make flaky fail one asynchronous call (max_retries = 0); its dead letter's id."""
+        self.flag.touch()
+        r = self.server.invoke("flaky", payload, headers={"X-Amz-Invocation-Type": "Event"})
+        assert r.status_code == 202, r.text
+        event_id = r.headers["x-amzn-requestid"]
+
+        def letter() -> int | None:
+            rows = self.server.db_rows("SELECT id FROM dead_letters WHERE event_id = ?", (event_id,))
+            return rows[0][0] if rows else None
+
+        return int(wait_for(letter, 15, what=f"event {event_id} dead-lettered"))
+
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    server = start_server(tmp_path_factory.mktemp("admin"), FUNCTIONS, CONFIG)
+    root = tmp_path_factory.mktemp("admin")
+    server = start_server(root, FUNCTIONS, CONFIG.replace("@FLAG@", str(root / "flaky-fails")))
     try:
         hello = [server.client.get("/hello").headers["x-amzn-requestid"] for _ in range(3)]
         hello.append(server.invoke("hello").headers["x-amzn-requestid"])
@@ -110,7 +163,7 @@ def test_login_cookie_logout_and_csrf(site: Site) -> None:
         assert wrong.status_code == 401 and "That is not the admin key" in wrong.text
         assert "set-cookie" not in wrong.headers
         evil = anon.post("/admin/login", data={"key": ADMIN_KEY, "next": "//evil.example/x"})
-        assert evil.status_code == 303 and evil.headers["location"] == "/admin"
+        assert evil.status_code == 303 and evil.headers["location"] == "/admin/schedules"  # schedules first
         cookie = evil.headers["set-cookie"]
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/admin" in cookie
         other_site = anon.post("/admin/login", data={"key": ADMIN_KEY}, headers={"Origin": "http://evil.example"})
@@ -147,14 +200,14 @@ def test_json_endpoint_needs_the_admin_key(site: Site) -> None:
     assert srv.client.get("/admin/api/bill?month=soon", headers=BEARER).status_code == 400
 
 
-def test_pages_show_functions_calls_logs_bills_and_placeholders(site: Site) -> None:
+def test_pages_show_functions_calls_logs_and_bills(site: Site) -> None:
     srv = site.server
 
     def get(path: str) -> httpx.Response:
         return srv.client.get(path, headers=BEARER)  # Bearer works on every admin page
 
     overview = get("/admin").text
-    assert "Schedules" in overview and "not available yet" in overview
+    assert "2</span> schedules" in overview and "dead letters" in overview and "not available yet" not in overview
     functions = get("/admin/functions").text
     assert "hello.handler" in functions and "256 MB" in functions and 'class="spark"' in functions
     detail = get("/admin/functions/hello")
@@ -187,9 +240,183 @@ def test_pages_show_functions_calls_logs_bills_and_placeholders(site: Site) -> N
     assert csv.headers["content-disposition"].startswith('attachment; filename="faas-bill-')
     assert csv.text == srv.faas("bill", "--by", "key", "--format", "csv").stdout
 
-    for slug in ("schedules", "keys", "dead-letters"):
-        page = get(f"/admin/{slug}")
-        assert page.status_code == 200 and "Not available yet" in page.text
+
+def schedule_api(server: Server, name: str) -> dict[str, Any]:
+    r = server.client.get(f"/admin/api/schedules/{name}", headers=BEARER)
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def run_row(html: str, run_id: int) -> str:
+    m = re.search(rf'<tr id="run-{run_id}">(.*?)</tr>', html, re.S)
+    assert m, f"run #{run_id} is not on the page"
+    return m.group(1)
+
+
+def test_schedules_page_pauses_resumes_and_runs_now(site: Site) -> None:
+    srv = site.server
+    with login(srv) as client:
+        listing = client.get("/admin/schedules")
+        assert listing.status_code == 200
+        text = listing.text
+        assert "rate(1 hour)" in text and "cron(30 2 * * ? *)" in text and "in Europe/Berlin" in text
+        assert 'class="state active"' in text and 'class="state disabled"' in text and "not while disabled" in text
+        token = csrf_of(text)
+        pause = "/admin/schedules/hourly-report/pause"
+
+        # Refused without the session's token, or from another site; nothing changes.
+        assert client.post(pause).status_code == 403
+        assert client.post(pause, data={"csrf": "forged"}).status_code == 403
+        assert client.post(pause, data={"csrf": token}, headers={"Origin": "http://evil.example"}).status_code == 403
+        assert schedule_api(srv, "hourly-report")["paused"] is False
+
+        paused = client.post(pause, data={"csrf": token})
+        assert paused.status_code == 303
+        assert paused.headers["location"] == "/admin/schedules?done=paused&name=hourly-report"
+        assert schedule_api(srv, "hourly-report")["paused"] is True  # the book the clock and the API use
+        after = client.get(paused.headers["location"]).text
+        assert "Paused hourly-report" in after and 'class="state paused"' in after and ">Resume</button>" in after
+        assert "not while paused" in after
+
+        resumed = client.post("/admin/schedules/hourly-report/resume", data={"csrf": token, "back": "schedule"})
+        assert resumed.status_code == 303
+        assert resumed.headers["location"] == "/admin/schedules/hourly-report?done=resumed&name=hourly-report"
+        assert schedule_api(srv, "hourly-report")["paused"] is False
+
+        disabled = client.post("/admin/schedules/nightly-backup/resume", data={"csrf": token})
+        assert disabled.status_code == 409 and "enabled = false" in disabled.text
+        assert client.post("/admin/schedules/nope/run", data={"csrf": token}).status_code == 404
+        assert client.post("/admin/schedules/hourly-report/explode", data={"csrf": token}).status_code == 404
+        assert client.get("/admin/schedules/nope").status_code == 404
+
+        ran = client.post("/admin/schedules/hourly-report/run", data={"csrf": token})
+        assert ran.status_code == 303
+        m = re.fullmatch(r"/admin/schedules/hourly-report\?done=run&run=(\d+)", ran.headers["location"])
+        assert m, ran.headers["location"]
+        run_id = int(m.group(1))
+        first = client.get(ran.headers["location"]).text
+        assert f"Run #{run_id} queued" in first
+        row = run_row(first, run_id)
+        assert "manual" in row
+        if re.search(r'class="status (queued|running)"', row):  # still going: the page reloads itself
+            assert '<meta http-equiv="refresh" content="2">' in first
+
+        def finished() -> str | None:
+            html = client.get(f"/admin/schedules/hourly-report?done=run&run={run_id}").text
+            return html if 'class="status success"' in run_row(html, run_id) else None
+
+        done = wait_for(finished, 20, what=f"run #{run_id} to succeed")
+        assert 'http-equiv="refresh"' not in done  # nothing runs any more: no reload
+        rid = schedule_api(srv, "hourly-report")["runs"][0]["requestId"]
+        assert f'href="/admin/invocations/{rid}"' in run_row(done, run_id)
+        srv.wait_log(rid)
+        log = client.get(f"/admin/invocations/{rid}").text
+        assert "hello from the admin test" in log and "schedule" in log
+        listing = client.get("/admin/schedules").text
+        assert f'href="/admin/invocations/{rid}"' in listing  # the last run's log, from the list
+
+
+def test_keys_page_shows_a_secret_once_and_revokes_at_once(site: Site) -> None:
+    srv = site.server
+
+    def api_keys() -> list[dict[str, Any]]:
+        return srv.client.get("/admin/api/keys", headers=BEARER).json()["keys"]  # type: ignore[no-any-return]
+
+    with login(srv) as client:
+        page = client.get("/admin/keys")
+        assert page.status_code == 200
+        assert "mobile-app" in page.text and site.key_id in page.text and ">free: 5 calls/s, bursts of 10" in page.text
+        token = csrf_of(page.text)
+        before = len(api_keys())
+        assert client.post("/admin/keys", data={"name": "ci-bot"}).status_code == 403
+        assert client.post("/admin/keys", data={"name": "ci-bot", "csrf": token},
+                           headers={"Origin": "http://evil.example"}).status_code == 403
+        assert len(api_keys()) == before
+
+        nameless = client.post("/admin/keys", data={"name": " ", "csrf": token})
+        assert nameless.status_code == 400 and "a key needs a name" in nameless.text
+        no_plan = client.post("/admin/keys", data={"name": "ci-bot", "plan": "gold", "csrf": token})
+        assert no_plan.status_code == 400 and "no usage plan &#39;gold&#39;" in no_plan.text
+        assert 'value="ci-bot"' in no_plan.text  # the form keeps what was typed
+        assert len(api_keys()) == before
+
+        created = client.post("/admin/keys", data={"name": "ci-bot", "plan": "free", "csrf": token})
+        assert created.status_code == 201
+        m = re.search(r'id="secret" readonly value="([^"]+)"', created.text)
+        assert m
+        secret = m.group(1)
+        assert created.text.count(secret) == 1 and "it is not shown again" in created.text
+        (key,) = [k for k in api_keys() if k["name"] == "ci-bot"]
+        assert key["plan"] == "free" and key["id"] in created.text
+        assert srv.client.get("/private", headers={"x-api-key": secret}).status_code == 200
+
+        listing = client.get("/admin/keys").text
+        assert f'id="key-{key["id"]}"' in listing and secret not in listing  # never again
+        assert secret not in srv.client.get("/admin/api/keys", headers=BEARER).text
+
+        confirm = client.get(f"/admin/keys/{key['id']}/revoke")
+        assert confirm.status_code == 200 and "Revoke ci-bot now" in confirm.text
+        revoke = f"/admin/keys/{key['id']}/revoke"
+        assert client.post(revoke, data={"csrf": "forged"}).status_code == 403
+        assert srv.client.get("/private", headers={"x-api-key": secret}).status_code == 200
+        revoked = client.post(revoke, data={"csrf": token})
+        assert revoked.status_code == 303 and revoked.headers["location"] == f"/admin/keys?done=revoked&id={key['id']}"
+        assert srv.client.get("/private", headers={"x-api-key": secret}).status_code == 403  # at once
+        after = client.get(revoked.headers["location"]).text
+        assert f"Revoked {key['id']}" in after and 'class="state revoked"' in after
+        assert client.post("/admin/keys/FKNOSUCHKEY/revoke", data={"csrf": token}).status_code == 404
+        assert client.get("/admin/keys/FKNOSUCHKEY/revoke").status_code == 404
+
+
+def test_dead_letters_page_lists_filters_and_replays(site: Site) -> None:
+    srv = site.server
+    first = site.dead_letter({"order": 17})
+    second = site.dead_letter({"order": 18})
+
+    def letters() -> set[int]:
+        return {r[0] for r in srv.db_rows("SELECT id FROM dead_letters")}
+
+    with login(srv) as client:
+        page = client.get("/admin/dead-letters")
+        assert page.status_code == 200
+        row = re.search(rf'<tr id="letter-{first}">(.*?)</tr>', page.text, re.S)
+        assert row
+        assert "flaky" in row.group(1) and "RuntimeError" in row.group(1) and "the flag file says fail" in row.group(1)
+        assert "RetriesExhausted" in row.group(1) and "{&#34;order&#34;: 17}" in row.group(1)
+        assert re.search(r'href="/admin/invocations/[0-9a-f-]{36}">try 1</a>', row.group(1))
+        none_for_hello = client.get("/admin/dead-letters?function=hello").text
+        assert "No dead letters for hello" in none_for_hello and f'id="letter-{first}"' not in none_for_hello
+        assert f'id="letter-{second}"' in client.get("/admin/dead-letters?function=flaky").text
+        token = csrf_of(page.text)
+
+        assert client.post(f"/admin/dead-letters/{first}/replay").status_code == 403
+        assert client.post("/admin/dead-letters/replay", data={"csrf": "forged"}).status_code == 403
+        assert {first, second} <= letters()
+
+        # Replayed while it still fails: the dispatcher runs it again and it comes back as a new letter.
+        again = client.post(f"/admin/dead-letters/{first}/replay", data={"csrf": token, "function": "flaky"})
+        assert again.status_code == 303
+        assert again.headers["location"] == "/admin/dead-letters?function=flaky&done=replayed&n=1"
+        assert "Replayed 1 dead letter:" in client.get(again.headers["location"]).text
+        assert first not in letters()
+        back = wait_for(lambda: letters() - {second}, 15, what="the replayed event to fail again")
+        (third,) = back
+        (tries,) = srv.db_rows("SELECT request_ids FROM dead_letters WHERE id = ?", (third,))[0]
+        assert len(json.loads(tries)) == 2  # its first try and the replay's
+
+        gone = client.post(f"/admin/dead-letters/{first}/replay", data={"csrf": token})
+        assert "Nothing was replayed" in client.get(gone.headers["location"]).text
+
+        # Fixed: replay all, and both run to success.
+        site.flag.unlink()
+        ok_before = srv.db_rows("SELECT COUNT(*) FROM invocations WHERE function = 'flaky' AND status = 'success'")[0][0]
+        everything = client.post("/admin/dead-letters/replay", data={"csrf": token, "function": "flaky"})
+        assert everything.headers["location"] == "/admin/dead-letters?function=flaky&done=replayed&n=2"
+        assert letters() == set()
+        wait_for(lambda: srv.db_rows("SELECT COUNT(*) FROM invocations WHERE function = 'flaky' AND status = 'success'")[0][0]
+                 == ok_before + 2, 15, what="both replayed events to succeed")
+        empty = client.get("/admin/dead-letters").text
+        assert "No dead letters" in empty and "Replay all" not in empty
 
 
 def seed_history(server: Server) -> None:

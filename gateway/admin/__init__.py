@@ -51,8 +51,11 @@ async def overview(admin: Admin, request: Request, session: Session) -> Response
     stats = await store_stats.function_stats(runtime.store, time.time() - 86400)
     bill = await month_bill(runtime.store, current_month(), prices_of(runtime.config.billing))
     workers = runtime.pool.stats()
+    schedules = await runtime.schedules.describe()
+    letters = sum((await runtime.events.dead_letter_counts()).values())
     return admin.render(
-        request, "overview.html", section="", session=session,
+        request, "overview.html", section="", session=session, schedules=len(schedules),
+        paused=sum(1 for s in schedules if s.paused), letters=letters,
         functions=len(runtime.registry.names()), calls=sum(s.calls for s in stats.values()),
         errors=sum(s.errors for s in stats.values()), throttles=sum(s.throttles for s in stats.values()),
         busy=sum(w["busy"] for w in workers.values()), idle=sum(w["idle"] for w in workers.values()), bill=bill,

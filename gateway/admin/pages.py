@@ -13,7 +13,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.requests import Request
@@ -25,7 +26,7 @@ from gateway.admin.sections import SECTIONS
 from gateway.admin.session import Session, SessionSigner, csrf_ok, read_form, same_origin
 from gateway.auth import is_admin
 
-__all__ = ["Admin", "Endpoint", "Handler", "action", "api", "page", "secure"]
+__all__ = ["Admin", "Endpoint", "Handler", "action", "api", "page", "redirect", "secure"]
 
 HERE = Path(__file__).parent
 # No inline script or style may run: the pages need neither, and CSP then blunts any injection.
@@ -53,7 +54,8 @@ class Admin:
             loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
             undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
         )
-        self.env.filters.update(ms=_ms, when=_when, stamp=_stamp, ago=_ago, dollars=_dollars, num=_num, mb=_mb, price=_price)
+        self.env.filters.update(ms=_ms, when=_when, stamp=_stamp, ago=_ago, until=_until, local=_local,
+                                dollars=_dollars, num=_num, mb=_mb, price=_price)
         self._signer: tuple[str, SessionSigner] | None = None
 
     @property
@@ -70,16 +72,30 @@ class Admin:
 
     def render(self, request: Request, template: str, *, section: str, session: Session | None,
                status: int = 200, **context: Any) -> Response:
+        context.setdefault("flash", None)  # a line saying what the last action did
+        context.setdefault("refresh", None)  # seconds: reload while something runs (a meta refresh, no script)
         html = self.env.get_template(template).render(
             request=request, section=section, sections=SECTIONS, session=session,
             csrf=session.csrf if session else "", **context,
         )
         return secure(HTMLResponse(html, status))
 
+    def refuse(self, request: Request, session: Session, *, section: str, status: int, title: str, message: str,
+               back: str | None = None) -> Response:
+        """An error page that says what went wrong and links back to where the user came from."""
+        return self.render(request, "error.html", section=section, session=session, status=status, title=title,
+                           message=message, back=back)
+
 
 def secure(response: Response) -> Response:
     response.headers.update(SECURITY_HEADERS)
     return response
+
+
+def redirect(path: str, **params: str) -> Response:
+    """After an action: see the result on a page (303, so a reload does not post again)."""
+    query = urlencode({k: v for k, v in params.items() if v})
+    return secure(RedirectResponse(f"{path}?{query}" if query else path, 303))
 
 
 def page(handler: Handler) -> Callable[[Admin], Endpoint]:
@@ -155,12 +171,25 @@ def _stamp(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _ago(ts: float) -> str:
-    seconds = max(0, int(time.time() - ts))
+def _span(seconds: float) -> str:
+    whole = max(0, int(seconds))
     for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
-        if seconds >= size:
-            return f"{seconds // size} {unit} ago"
-    return f"{seconds} s ago"
+        if whole >= size:
+            return f"{whole // size} {unit}"
+    return f"{whole} s"
+
+
+def _ago(ts: float) -> str:
+    return f"{_span(time.time() - ts)} ago"
+
+
+def _until(ts: float) -> str:
+    return f"in {_span(ts - time.time())}"
+
+
+def _local(ts: float, zone: str) -> str:
+    """A time as the wall clock of ``zone`` shows it (a schedule's timezone)."""
+    return datetime.fromtimestamp(ts, ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def _dollars(value: Decimal) -> str:

@@ -31,22 +31,17 @@ class Section:
 
 
 SECTIONS: tuple[Section, ...] = (
-    Section(slug="schedules", title="Schedules", module=None,
-            summary="Functions that run on a cron or rate schedule: next and last run, pause, resume, run now.",
-            meanwhile="faas schedules list|runs|pause|resume|run NAME does this from the command line, and "
-            "/admin/api/schedules as JSON."),
+    Section(slug="schedules", title="Schedules", module="gateway.admin.schedules",
+            summary="Functions that run on a cron or rate schedule: next and last run, pause, resume, run now, "
+            "and each schedule's run history."),
     Section(slug="functions", title="Functions", module="gateway.admin.functions",
             summary="Each function's settings, warm workers, and how its calls went over the last 24 hours."),
     Section(slug="invocations", title="Invocations", module="gateway.admin.invocations",
             summary="Every call, newest first, with filters; open one to read its log."),
     Section(slug="bills", title="Bills", module="gateway.admin.bills",
             summary="What each function and each API key costs under AWS Lambda pricing, per month, as CSV too."),
-    Section(slug="keys", title="API keys", module=None,
-            summary="Keys for routes with auth = \"api_key\": create, show the secret once, revoke.",
-            meanwhile="faas keys create NAME [--plan PLAN], faas keys list and faas keys revoke ID do this "
-            "from the command line; bills per key are under Bills."),
-    Section(slug="dead-letters", title="Dead letters", module=None,
-            summary="Asynchronous calls that failed every retry, kept for inspection and replay.",
-            meanwhile="faas dlq list [--function F] [--json] and faas dlq replay ID|--all do this from the "
-            "command line."),
+    Section(slug="keys", title="API keys", module="gateway.admin.keys",
+            summary="Keys for routes with auth = \"api_key\": create one (its secret is shown once), see them, revoke."),
+    Section(slug="dead-letters", title="Dead letters", module="gateway.admin.dead_letters",
+            summary="Asynchronous calls that failed every retry, with their last error, kept until you replay them."),
 )

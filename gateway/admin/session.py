@@ -102,11 +102,14 @@ async def read_form(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in fields.items()}
 
 
+LANDING = "/admin/schedules"  # where a login without a page to return to lands: schedules first
+
+
 def safe_next(target: str | None) -> str:
     """Where to go after logging in: only a path of ours, never another site."""
     if target and target.startswith("/admin") and not target.startswith("//") and "\\" not in target:
         return target
-    return "/admin"
+    return LANDING
 
 
 def _b64(data: bytes) -> str:
