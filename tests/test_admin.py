@@ -277,6 +277,7 @@ def test_schedules_page_pauses_resumes_and_runs_now(site: Site) -> None:
         after = client.get(paused.headers["location"]).text
         assert "Paused hourly-report" in after and 'class="state paused"' in after and ">Resume</button>" in after
         assert "not while paused" in after
+        assert 'class="flash"' not in client.get("/admin/schedules?done=paused&name=Send+money+to").text
 
         resumed = client.post("/admin/schedules/hourly-report/resume", data={"csrf": token, "back": "schedule"})
         assert resumed.status_code == 303
@@ -309,6 +310,7 @@ def test_schedules_page_pauses_resumes_and_runs_now(site: Site) -> None:
         assert 'http-equiv="refresh"' not in done  # nothing runs any more: no reload
         rid = schedule_api(srv, "hourly-report")["runs"][0]["requestId"]
         assert f'href="/admin/invocations/{rid}"' in run_row(done, run_id)
+        srv.wait_metered(rid)
         srv.wait_log(rid)
         log = client.get(f"/admin/invocations/{rid}").text
         assert "hello from the admin test" in log and "schedule" in log

@@ -8,7 +8,7 @@ itself (a meta refresh) until it is done.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -34,13 +34,16 @@ def refresh_for(runs: Iterable[ScheduleRun | None]) -> int | None:
     return None
 
 
-def flash_of(request: Request) -> str | None:
+def flash_of(request: Request, names: Collection[str]) -> str | None:
+    """What the last action did, from the redirect's query (only a configured schedule's name is echoed)."""
     q = request.query_params
-    done = q.get("done")
+    done, name = q.get("done"), q.get("name", "")
+    if done in ("paused", "resumed") and name not in names:
+        return None
     if done == "paused":
-        return f"Paused {q.get('name', '')}: it does not fire until you resume it (a restart keeps the pause)."
+        return f"Paused {name}: it does not fire until you resume it (a restart keeps the pause)."
     if done == "resumed":
-        return f"Resumed {q.get('name', '')}: it fires again from its next time on; the paused time is not caught up."
+        return f"Resumed {name}: it fires again from its next time on; the paused time is not caught up."
     if done == "run" and q.get("run", "").isdigit():
         return (f"Run #{q['run']} queued. It runs in the background: its status below changes from queued to running "
                 "to success or failed, and this page reloads itself until it is done.")
@@ -56,7 +59,7 @@ async def schedule_list(admin: Admin, request: Request, session: Session) -> Res
     infos = await admin.runtime.schedules.describe()
     return admin.render(
         request, "schedules.html", section="schedules", session=session, infos=infos,
-        config_file=admin.runtime.config.path.name, flash=flash_of(request),
+        config_file=admin.runtime.config.path.name, flash=flash_of(request, [i.config.name for i in infos]),
         refresh=refresh_for(info.last_run for info in infos),
     )
 
@@ -73,7 +76,7 @@ async def schedule_detail(admin: Admin, request: Request, session: Session) -> R
                             message=str(exc), back="/admin/schedules")
     return admin.render(
         request, "schedule.html", section="schedules", session=session, info=info, runs=runs, limit=RUNS,
-        config_file=admin.runtime.config.path.name, flash=flash_of(request), refresh=refresh_for(runs),
+        config_file=admin.runtime.config.path.name, flash=flash_of(request, [name]), refresh=refresh_for(runs),
     )
 
 
