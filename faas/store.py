@@ -6,9 +6,11 @@ One file in WAL mode, opened with aiosqlite so no query blocks the event loop. N
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +90,7 @@ class SQLiteStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
 
     async def __aenter__(self) -> "SQLiteStore":
         await self.open()
@@ -137,11 +140,29 @@ class SQLiteStore:
 
     # --- metering ---------------------------------------------------------------------------
 
+    @contextlib.asynccontextmanager
+    async def transaction(self, what: str) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction on the shared connection. The lock keeps writers from different
+        tasks (metering, quotas, keys) from landing inside each other's transactions; a sqlite
+        error becomes a StoreError naming ``what``."""
+        db = self.db
+        async with self._write_lock:
+            try:
+                await db.execute("BEGIN")
+                try:
+                    yield db
+                except BaseException:
+                    await db.execute("ROLLBACK")
+                    raise
+                await db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    await db.execute("ROLLBACK")
+                raise StoreError(f"{what} failed: {exc}") from exc
+
     async def write_invocations(self, rows: Sequence[Invocation], logs: Sequence[LogEntry]) -> None:
         """Write one batch in a single transaction (all or nothing)."""
-        db = self.db
-        try:
-            await db.execute("BEGIN")
+        async with self.transaction("metering write") as db:
             await db.executemany(
                 f"INSERT OR IGNORE INTO invocations ({INVOCATION_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
@@ -155,13 +176,6 @@ class SQLiteStore:
                     "INSERT INTO logs (request_id, function, started_at, text) VALUES (?,?,?,?)",
                     [(e.request_id, e.function, e.started_at, e.text) for e in logs],
                 )
-            await db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            try:
-                await db.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            raise StoreError(f"metering write failed: {exc}") from exc
 
     async def invocations(
         self, *, function: str | None = None, since: float | None = None, limit: int = 100

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from faas.exceptions import StoreError
 from faas.store import SQLiteStore
 
 
@@ -26,14 +24,12 @@ class KeyStore:
         self.store = store
 
     async def insert(self, row: KeyRow) -> None:
-        try:
-            await self.store.db.execute(
+        async with self.store.transaction("storing the API key") as db:
+            await db.execute(
                 "INSERT INTO api_keys (id, name, plan, secret_hash, secret_enc, created_at, revoked_at) "
                 "VALUES (?,?,?,?,?,?,?)",
                 (row.id, row.name, row.plan, row.secret_hash, row.secret_enc, row.created_at, row.revoked_at),
             )
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot store the API key: {exc}") from exc
 
     async def all(self) -> list[KeyRow]:
         sql = "SELECT id, name, plan, secret_hash, secret_enc, created_at, revoked_at FROM api_keys ORDER BY created_at"
@@ -43,10 +39,11 @@ class KeyStore:
                        created_at=r[5], revoked_at=r[6]) for r in rows]
 
     async def revoke(self, key_id: str, when: float) -> bool:
-        cur = await self.store.db.execute(
-            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (when, key_id)
-        )
-        return cur.rowcount > 0
+        async with self.store.transaction("revoking the API key") as db:
+            cur = await db.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (when, key_id)
+            )
+            return cur.rowcount > 0
 
     async def usage(self, key_id: str, period: str) -> int:
         async with self.store.db.execute(
@@ -56,18 +53,9 @@ class KeyStore:
         return int(row[0]) if row else 0
 
     async def save_usage(self, counts: Iterable[tuple[str, str, int]]) -> None:
-        db = self.store.db
-        try:
-            await db.execute("BEGIN")
+        async with self.store.transaction("saving key usage") as db:
             await db.executemany(
                 "INSERT INTO key_usage (key_id, period, count) VALUES (?,?,?) "
                 "ON CONFLICT (key_id, period) DO UPDATE SET count = MAX(count, excluded.count)",
                 list(counts),
             )
-            await db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            try:
-                await db.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            raise StoreError(f"cannot save key usage: {exc}") from exc

@@ -62,6 +62,37 @@ def build_openapi(config: Config) -> dict[str, Any]:
                        "responses": {"200": _ANY, "401": _ERROR, "404": _ERROR}},
         },
     }
+    paths["/metrics"] = {"get": {"summary": "Prometheus metrics", "security": _BEARER,
+                                 "responses": {"200": _ANY, "401": _ERROR}}}
+    paths["/admin/api/bill"] = {"get": {
+        "summary": "A month's bill as JSON", "security": _BEARER,
+        "parameters": [{"name": "month", "in": "query", "schema": {"type": "string"}},
+                       {"name": "by", "in": "query", "schema": {"type": "string", "enum": ["function", "key"]}}],
+        "responses": {"200": _ANY, "default": _ERROR}}}
+    paths["/admin/api/schedules"] = {"get": {"summary": "List schedules", "security": _BEARER,
+                                             "responses": {"200": _ANY, "401": _ERROR}}}
+    paths["/admin/api/schedules/{name}"] = {"get": {
+        "summary": "A schedule and its runs", "security": _BEARER, "parameters": [_path_param("name")],
+        "responses": {"200": _ANY, "default": _ERROR}}}
+    paths["/admin/api/schedules/{name}/{action}"] = {"post": {
+        "summary": "Pause, resume or run a schedule now", "security": _BEARER,
+        "parameters": [_path_param("name"),
+                       {"name": "action", "in": "path", "required": True,
+                        "schema": {"type": "string", "enum": ["pause", "resume", "run"]}}],
+        "responses": {"200": _ANY, "202": _ANY, "default": _ERROR}}}
+    for bucket in config.buckets:
+        item = f"/buckets/{bucket.name}/{{key}}"
+        security = _KEYED if bucket.auth == "api_key" else []
+        params = [_path_param("key")]
+        paths[item] = {
+            "put": {"summary": f"Upload to bucket {bucket.name}", "parameters": params, "security": security,
+                    "requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+                    "responses": {"200": _ANY, "default": _ERROR}},
+            "get": {"summary": "Download", "parameters": params, "security": security,
+                    "responses": {"200": _ANY, "default": _ERROR}},
+            "delete": {"summary": "Delete", "parameters": params, "security": security,
+                       "responses": {"204": _ANY, "default": _ERROR}},
+        }
     for ws in config.websockets:
         base = f"/{ws.stage}/@connections/{{connectionId}}"
         params = [_path_param("connectionId")]

@@ -37,6 +37,16 @@ auth = "api_key"
 path = "/ws"
 [websockets.routes]
 "$default" = "echo"
+
+[[buckets]]
+name = "drop"
+function = "echo"
+
+[[schedules]]
+name = "nightly"
+expression = "cron(0 3 * * ? *)"
+function = "echo"
+enabled = false
 """
 
 
@@ -75,7 +85,8 @@ def test_openapi_document_lists_platform_and_user_routes(server: Server) -> None
     doc = server.client.get("/openapi.json").json()
     assert doc["openapi"].startswith("3.")
     assert {"/healthz", "/2015-03-31/functions/{name}/invocations", "/admin/api/keys", "/items/{id}",
-            "/private/{proxy}", "/ws/@connections/{connectionId}"} <= set(doc["paths"])
+            "/private/{proxy}", "/ws/@connections/{connectionId}", "/buckets/drop/{key}",
+            "/admin/api/schedules/{name}/{action}", "/metrics"} <= set(doc["paths"])
 
 
 def test_fuzz_the_http_api_with_schemathesis(server: Server) -> None:
