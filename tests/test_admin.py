@@ -8,7 +8,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -419,6 +419,16 @@ def test_dead_letters_page_lists_filters_and_replays(site: Site) -> None:
                  == ok_before + 2, 15, what="both replayed events to succeed")
         empty = client.get("/admin/dead-letters").text
         assert "No dead letters" in empty and "Replay all" not in empty
+
+
+def test_empty_sections_say_how_to_fill_them(make_server: Callable[..., Server]) -> None:
+    srv = make_server({"hello.py": FUNCTIONS["hello.py"]}, '[functions.hello]\nhandler = "hello.handler"\n')
+    pages = {slug: srv.client.get(f"/admin/{slug}", headers=BEARER) for slug in ("schedules", "keys", "dead-letters")}
+    assert all(page.status_code == 200 for page in pages.values())
+    assert "No schedules yet" in pages["schedules"].text and "[[schedules]]" in pages["schedules"].text
+    assert "README" in pages["schedules"].text
+    assert "No API keys yet" in pages["keys"].text and "No usage plans are configured" in pages["keys"].text
+    assert "No dead letters" in pages["dead-letters"].text and "max_retries" in pages["dead-letters"].text
 
 
 def seed_history(server: Server) -> None:
