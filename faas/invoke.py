@@ -11,7 +11,7 @@ import asyncio
 import json
 import math
 import time
-import uuid
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -52,6 +52,12 @@ class InvokeResult:
         return self.status is Status.SUCCESS
 
 
+def new_request_id() -> str:
+    """A random (version 4) UUID string, about twice as fast as ``str(uuid.uuid4())``."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
+
+
 class Invoker:
     def __init__(
         self,
@@ -83,22 +89,21 @@ class Invoker:
     ) -> InvokeResult:
         """Run ``name`` with ``payload`` (JSON bytes). Raises FunctionNotFound or Throttled."""
         fn = self.registry.get(name)
-        rid = request_id or str(uuid.uuid4())
+        rid = request_id or new_request_id()
         arn = invoked_arn or fn.arn
         cc = f',"cc":{client_context}' if client_context else ""
         meta = f'{{"id":"{rid}","arn":{json.dumps(arn)},"timeout":{int(fn.config.timeout * 1000)}{cc}}}'.encode()
-        # Shielded: if our caller is cancelled the call still finishes, frees its worker and is metered.
-        task = asyncio.get_running_loop().create_task(self._run(fn, rid, meta, payload, trigger, caller))
-        return await asyncio.shield(task)
-
-    async def _run(
-        self, fn: Function, rid: str, meta: bytes, payload: bytes, trigger: str, caller: str | None
-    ) -> InvokeResult:
         started = time.time()
         try:
             result, cold = await self.pool.run(fn, rid, meta, payload)
         except Throttled:
             self._meter_throttled(fn, rid, trigger, caller, started)
+            raise
+        except asyncio.CancelledError:
+            # Our caller was cancelled mid-call (shutdown past its grace): the pool killed the
+            # worker; the call is still metered and billed for the time it ran. (Cheaper than
+            # shielding every call in a task of its own, which costs an event-loop turn per call.)
+            self._meter_cancelled(fn, rid, trigger, caller, started)
             raise
         return self._finish(fn, rid, trigger, caller, started, result, cold)
 
@@ -141,13 +146,21 @@ class Invoker:
             max_memory_mb=max_used, init_ms=result.init_ms, cold=cold, status=status.value,
             error_type=error_type,
         )
-        self.metering.record(row, LogEntry(request_id=rid, function=fn.name, started_at=started, text=text))
-        for observe in self.observers:
-            observe(row)
+        self._record(row, LogEntry(request_id=rid, function=fn.name, started_at=started, text=text))
         return InvokeResult(
             request_id=rid, function=fn.name, status=status, body=body, log=text,
             error_type=error_type, duration_ms=duration, cold=cold,
         )
+
+    def _meter_cancelled(self, fn: Function, rid: str, trigger: str, caller: str | None, started: float) -> None:
+        duration = (time.time() - started) * 1000.0
+        billed = billing.billed_ms(duration, None, granularity_ms=self.granularity_ms, bill_init=self.bill_init)
+        row = Invocation(
+            request_id=rid, function=fn.name, version=fn.version, trigger=trigger, caller=caller,
+            started_at=started, duration_ms=duration, billed_ms=billed, memory_mb=fn.config.memory, max_memory_mb=0,
+            init_ms=None, cold=False, status=Status.ERROR.value, error_type="Sandbox.Cancelled",
+        )
+        self._record(row, None)
 
     def _meter_throttled(self, fn: Function, rid: str, trigger: str, caller: str | None, started: float) -> None:
         row = Invocation(
@@ -155,6 +168,9 @@ class Invoker:
             started_at=started, duration_ms=0.0, billed_ms=0, memory_mb=fn.config.memory, max_memory_mb=0,
             init_ms=None, cold=False, status=Status.THROTTLED.value, error_type="TooManyRequestsException",
         )
-        self.metering.record(row, None)
+        self._record(row, None)
+
+    def _record(self, row: Invocation, entry: LogEntry | None) -> None:
+        self.metering.record(row, entry)
         for observe in self.observers:
             observe(row)

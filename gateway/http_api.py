@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from typing import Any
 
 from starlette.types import Receive, Send
@@ -23,6 +22,7 @@ from faas.exceptions import (
     Throttled,
     Unauthorized,
 )
+from faas.invoke import new_request_id
 from faas.records import Status, Trigger
 from faas.runtime import Runtime
 from faas.usage import retry_after_header
@@ -55,7 +55,7 @@ class HttpRoutes:
         return self.table.match(method, path)
 
     async def handle(self, scope: dict[str, Any], receive: Receive, send: Send, route: Route, params: dict[str, str]) -> None:
-        rid = str(uuid.uuid4())
+        rid = new_request_id()
         scope["faas.route"] = route.route_key  # the HTTP metrics label (gateway/metrics.py)
         status, headers, body = await self._respond(scope, receive, route, params, rid)
         await send_response(send, status, headers, body)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import uuid
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,6 +19,7 @@ from faas.exceptions import (
     RateLimited,
     Unauthorized,
 )
+from faas.invoke import new_request_id
 from faas.records import Trigger
 from faas.runtime import Runtime
 from faas.usage import retry_after_header
@@ -56,7 +56,7 @@ class InvokeApi:
         self.runtime = runtime
 
     async def invoke(self, request: Request) -> Response:
-        rid = str(uuid.uuid4())
+        rid = new_request_id()
         is_event = request.headers.get("x-amz-invocation-type") == "Event"
         try:
             payload = await self._read(request, ASYNC_PAYLOAD_LIMIT if is_event else SYNC_LIMIT)

@@ -14,7 +14,6 @@ import json
 import logging
 import secrets
 import time
-import uuid
 from collections import defaultdict
 from typing import Any
 from urllib.parse import parse_qsl
@@ -23,7 +22,7 @@ from starlette.types import Receive, Send
 
 from faas.config import Config, WebSocketConfig
 from faas.exceptions import FaaSError, QuotaExceeded, RateLimited, Throttled, Unauthorized
-from faas.invoke import InvokeResult
+from faas.invoke import InvokeResult, new_request_id
 from faas.records import Trigger
 from faas.runtime import Runtime
 from gateway.auth import Caller, admit, authenticate
@@ -186,7 +185,7 @@ class WebSocketApi:
         if text is not None:
             route_key = _select_route(text, conn.ws)
         if route_key not in conn.ws.routes:
-            rid = str(uuid.uuid4())
+            rid = new_request_id()
             await conn.send_text_or_bytes(_error("Forbidden", conn.id, rid))
             return
         event = self._base_event(conn, route_key, "MESSAGE")
@@ -211,7 +210,7 @@ class WebSocketApi:
 
     def _base_event(self, conn: Connection, route_key: str, event_type: str) -> dict[str, Any]:
         now = time.time()
-        rid = str(uuid.uuid4())
+        rid = new_request_id()
         return {
             "requestContext": {
                 "routeKey": route_key,

@@ -365,6 +365,9 @@ class WorkerPool:
             result = await worker.call(fn, request_id, meta, event)
             reusable = result.outcome is Outcome.SUCCESS or result.outcome is Outcome.ERROR
             return result, cold
+        except asyncio.CancelledError:
+            worker.kill()  # it is still running the handler: nobody will read its answer
+            raise
         finally:
             self._release(worker, reusable and worker.alive)
 
