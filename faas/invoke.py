@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from faas import billing
 from faas.exceptions import Throttled
 from faas.executor.pool import Outcome, RunResult, WorkerPool
-from faas.logs import format_log, iso_now, timeout_message
+from faas.logs import iso_now, log_body, render, timeout_message
 from faas.metering import MeteringWriter
 from faas.records import Invocation, LogEntry, Status
 from faas.registry import Function, Registry
@@ -42,7 +42,8 @@ class InvokeResult:
     function: str
     status: Status
     body: bytes
-    log: str
+    row: Invocation
+    log_body: str
     error_type: str | None
     duration_ms: float
     cold: bool
@@ -50,6 +51,11 @@ class InvokeResult:
     @property
     def ok(self) -> bool:
         return self.status is Status.SUCCESS
+
+    @property
+    def log(self) -> str:
+        """The call's log with Lambda's START, END and REPORT lines (rendered on demand)."""
+        return render(self.row, self.log_body)
 
 
 def new_request_id() -> str:
@@ -135,20 +141,18 @@ class Invoker:
         billed = billing.billed_ms(duration, result.init_ms, granularity_ms=self.granularity_ms, bill_init=self.bill_init)
         memory = fn.config.memory
         max_used = memory if status is Status.OOM else math.ceil(result.max_memory_kib / 1024)
-        text = format_log(
-            request_id=rid, output=result.log, status=status, error_message=error_message,
-            error_type=error_type, duration_ms=duration, billed_ms=billed, memory_mb=memory,
-            max_memory_mb=max_used, init_ms=result.init_ms,
-        )
+        body_text = log_body(result.log, error_message, error_type, status)
         row = Invocation(
             request_id=rid, function=fn.name, version=fn.version, trigger=trigger, caller=caller,
             started_at=started, duration_ms=duration, billed_ms=billed, memory_mb=memory,
             max_memory_mb=max_used, init_ms=result.init_ms, cold=cold, status=status.value,
             error_type=error_type,
         )
-        self._record(row, LogEntry(request_id=rid, function=fn.name, started_at=started, text=text))
+        # Only output is stored; START/END/REPORT are rendered from the row when the log is read.
+        entry = LogEntry(request_id=rid, function=fn.name, started_at=started, text=body_text) if body_text else None
+        self._record(row, entry)
         return InvokeResult(
-            request_id=rid, function=fn.name, status=status, body=body, log=text,
+            request_id=rid, function=fn.name, status=status, body=body, row=row, log_body=body_text,
             error_type=error_type, duration_ms=duration, cold=cold,
         )
 

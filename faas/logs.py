@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from faas.records import Status
+from faas.records import Invocation, Status
 
 
 def iso_now() -> str:
@@ -16,39 +16,31 @@ def timeout_message(request_id: str, timeout_s: float) -> str:
     return f"{iso_now()} {request_id} Task timed out after {timeout_s:.2f} seconds"
 
 
-def format_log(
-    *,
-    request_id: str,
-    output: bytes,
-    status: Status,
-    error_message: str | None,
-    error_type: str | None,
-    duration_ms: float,
-    billed_ms: int,
-    memory_mb: int,
-    max_memory_mb: int,
-    init_ms: float | None,
-) -> str:
-    parts = [f"START RequestId: {request_id} Version: $LATEST\n"]
-    if output:
-        text = output.decode("utf-8", "replace")
-        parts.append(text if text.endswith("\n") else text + "\n")
+def log_body(output: bytes, error_message: str | None, error_type: str | None, status: Status) -> str:
+    """What a call's stored log holds: its output, then the platform's error lines (if any).
+    The START, END and REPORT lines are rendered from the metering row when the log is read."""
+    text = output.decode("utf-8", "replace") if output else ""
+    if text and not text.endswith("\n"):
+        text += "\n"
     if error_message:
-        parts.append(error_message + "\n")
-        if status is not Status.TIMEOUT and error_type:
-            parts.append(error_type + "\n")
-    parts.append(f"END RequestId: {request_id}\n")
+        text += error_message + "\n"
+        if status in (Status.CRASHED, Status.OOM) and error_type:
+            text += error_type + "\n"
+    return text
+
+
+def render(row: Invocation, body: str) -> str:
+    """The call's log as Lambda shows it: START, the body, END and REPORT."""
+    rid = row.request_id
     report = (
-        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: {billed_ms} ms"
-        f"\tMemory Size: {memory_mb} MB\tMax Memory Used: {max_memory_mb} MB"
+        f"REPORT RequestId: {rid}\tDuration: {row.duration_ms:.2f} ms\tBilled Duration: {row.billed_ms} ms"
+        f"\tMemory Size: {row.memory_mb} MB\tMax Memory Used: {row.max_memory_mb} MB"
     )
-    if init_ms is not None:
-        report += f"\tInit Duration: {init_ms:.2f} ms"
-    if status is Status.TIMEOUT:
+    if row.init_ms is not None:
+        report += f"\tInit Duration: {row.init_ms:.2f} ms"
+    status = row.status
+    if status == Status.TIMEOUT:
         report += "\tStatus: timeout"
-    elif status is Status.OOM:
-        report += "\tStatus: error\tError Type: Runtime.OutOfMemory"
-    elif status is Status.CRASHED:
-        report += "\tStatus: error\tError Type: Runtime.ExitError"
-    parts.append(report + "\n")
-    return "".join(parts)
+    elif status in (Status.OOM, Status.CRASHED):
+        report += f"\tStatus: error\tError Type: {row.error_type}"
+    return f"START RequestId: {rid} Version: $LATEST\n{body}END RequestId: {rid}\n{report}\n"

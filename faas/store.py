@@ -17,6 +17,7 @@ from typing import Any
 import aiosqlite
 
 from faas.exceptions import StoreError
+from faas.logs import render
 from faas.records import Invocation, LogEntry
 from faas.store_billing import MIGRATIONS as BILLING_MIGRATIONS
 from faas.store_events import EVENT_MIGRATIONS
@@ -55,6 +56,12 @@ MIGRATIONS: dict[str, str] = {
     );
     CREATE INDEX logs_function_id ON logs (function, id);
     CREATE INDEX logs_request ON logs (request_id);
+    """,
+    # Logs keep only what a call printed (START/END/REPORT come from its metering row), and are
+    # read in metering order per function: index invocations by function (rowid comes with it).
+    "metering_2": """
+    DROP INDEX IF EXISTS logs_function_id;
+    CREATE INDEX IF NOT EXISTS invocations_function ON invocations (function);
     """,
     "keys_1": """
     CREATE TABLE api_keys (
@@ -203,21 +210,45 @@ class SQLiteStore:
         after_id: int = 0,
         limit: int = 1000,
     ) -> list[tuple[int, LogEntry]]:
-        where, args = _filters(function=function, since=since)
-        clauses = [where[len(" WHERE ") :]] if where else []
-        if request_id is not None:
-            clauses.append("request_id = ?")
-            args.append(request_id)
-        clauses.append("id > ?")
-        args.append(after_id)
-        sql = (
-            "SELECT id, request_id, function, started_at, text FROM logs WHERE "
-            + " AND ".join(clauses)
-            + " ORDER BY id LIMIT ?"
-        )
-        async with self.db.execute(sql, (*args, limit)) as cur:
+        """Calls' logs in the order they were metered, rendered the Lambda way. The cursor (first
+        item) is the invocation's rowid: pass the last one as ``after_id`` to follow new calls."""
+        sql, args = log_query(function=function, since=since, request_id=request_id, after_id=after_id)
+        async with self.db.execute(sql + " LIMIT ?", (*args, limit)) as cur:
             rows = await cur.fetchall()
-        return [(int(r[0]), LogEntry(request_id=r[1], function=r[2], started_at=r[3], text=r[4])) for r in rows]
+        return [rendered_log(r) for r in rows]
+
+
+def log_query(
+    *, function: str | None = None, since: float | None = None, request_id: str | None = None, after_id: int = 0
+) -> tuple[str, list[Any]]:
+    """SQL (and its arguments) for calls' logs: metering rows joined with their stored output.
+    Throttled calls never ran, so they have no log."""
+    cols = ", ".join(f"i.{c.strip()}" for c in INVOCATION_COLUMNS.split(","))
+    clauses = ["i.rowid > ?", "i.status != 'throttled'"]
+    args: list[Any] = [after_id]
+    if function is not None:
+        clauses.append("i.function = ?")
+        args.append(function)
+    if since is not None:
+        clauses.append("i.started_at >= ?")
+        args.append(since)
+    if request_id is not None:
+        clauses.append("i.request_id = ?")
+        args.append(request_id)
+    sql = (
+        f"SELECT i.rowid, {cols}, l.text FROM invocations i LEFT JOIN logs l ON l.request_id = i.request_id "
+        f"WHERE {' AND '.join(clauses)} ORDER BY i.rowid"
+    )
+    return sql, args
+
+
+def rendered_log(r: Sequence[Any]) -> tuple[int, LogEntry]:
+    """A row of ``log_query`` as (cursor, entry with the full Lambda-shaped text)."""
+    row = _invocation(r[1:15])
+    body = r[15] or ""
+    # logs stored before metering_2 already hold the whole Lambda-shaped text
+    text = body if body.startswith("START RequestId: ") else render(row, body)
+    return int(r[0]), LogEntry(request_id=row.request_id, function=row.function, started_at=row.started_at, text=text)
 
 
 def _filters(*, function: str | None, since: float | None) -> tuple[str, list[Any]]:

@@ -101,9 +101,13 @@ class Server:
         return wait_for(row, timeout, what=f"metering row {request_id}")  # type: ignore[no-any-return]
 
     def wait_log(self, request_id: str, timeout: float = 10.0) -> str:
+        """The call's whole log (START ... REPORT), once it is metered."""
+        from faas.store import log_query, rendered_log
+
         def text() -> str | None:
-            rows = self.db_rows("SELECT text FROM logs WHERE request_id = ?", (request_id,))
-            return rows[0][0] if rows else None
+            sql, args = log_query(request_id=request_id)
+            rows = self.db_rows(sql, tuple(args))
+            return rendered_log(rows[0])[1].text if rows else None
 
         return wait_for(text, timeout, what=f"log of {request_id}")  # type: ignore[no-any-return]
 
