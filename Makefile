@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: serve test install dev bench clean
+.PHONY: serve test install dev bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ serve: install
 
 test: dev
 	$(BIN)/pytest
+
+# Benchmarks with baselines measured side by side (docs/benchmarks.md); installs wrk if missing.
+bench: install
+	$(BIN)/python -m bench.run
+
+# 30 minutes of mixed traffic; memory, fds and processes must stay flat (docs/reliability.md). Not in CI.
+soak: dev
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

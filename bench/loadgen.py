@@ -11,7 +11,6 @@ import subprocess
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 MARK = "BENCH_JSON "
 
@@ -104,7 +103,3 @@ def run_wrk(
         errors=errors,
     )
 
-
-def write_lua_for_docs(path: Path, method: str, headers: Mapping[str, str], body: str | None) -> None:
-    """Keep a copy of a generated script next to the results, so a run can be repeated by hand."""
-    path.write_text(_script(method, headers, body))
