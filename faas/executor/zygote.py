@@ -19,6 +19,7 @@ import importlib
 import json
 import os
 import resource
+import select
 import selectors
 import shutil
 import signal
@@ -42,6 +43,71 @@ def _set_pdeathsig() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
+class Mover:
+    """A helper process that moves the zygote into the next worker's cgroup, so the zygote keeps
+    reaping and spawning while the kernel makes the mover (the writer) wait out the move."""
+
+    def __init__(self, limits: CgroupLimits, target: int, close: list[int]) -> None:
+        req_r, self.req_w = os.pipe()
+        self.ack_r, ack_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                _set_pdeathsig()
+                signal.set_wakeup_fd(-1)
+                os.close(self.req_w)
+                os.close(self.ack_r)
+                for fd in close:
+                    os.close(fd)
+                with os.fdopen(req_r, "rb") as requests:
+                    for line in requests:
+                        slot = line.strip().decode()
+                        try:
+                            limits.prepare(slot, target)
+                            os.write(ack_w, f"{slot} ok\n".encode())
+                        except OSError as exc:
+                            os.write(ack_w, f"{slot} failed {exc}\n".encode())
+            except BaseException:
+                code = 1
+            os._exit(code)
+        os.close(req_r)
+        os.close(ack_w)
+        self.pid = pid
+        self._acks = b""
+
+    def request(self, slot: str) -> None:
+        os.write(self.req_w, slot.encode() + b"\n")
+
+    def wait(self, slot: str, timeout: float) -> bool:
+        """True once ``slot`` is entered; False if the move failed or took longer than ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\n" in self._acks:
+                line, self._acks = self._acks.split(b"\n", 1)
+                name, _, result = line.decode().partition(" ")
+                if name == slot:
+                    if result != "ok":
+                        print(f"faas zygote: cannot pre-enter a cgroup: {result}", file=sys.stderr)
+                    return result == "ok"
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            ready, _, _ = select.select([self.ack_r], [], [], remaining)
+            if ready:
+                chunk = os.read(self.ack_r, 4096)
+                if not chunk:
+                    return False
+                self._acks += chunk
+
+    def fds(self) -> list[int]:
+        return [self.req_w, self.ack_r]
+
+    def close(self) -> None:
+        os.close(self.req_w)
+        os.close(self.ack_r)
+
+
 @dataclass(slots=True)
 class Child:
     worker: str
@@ -49,6 +115,7 @@ class Child:
     dir: str
     memory_mb: int
     log_cap: int
+    slot: str = ""  # the cgroup it was forked into ("" when it entered one itself, or none)
     oom: bool = False
 
 
@@ -61,6 +128,32 @@ class Zygote:
         self.limits = CgroupLimits.detect(os.getppid())
         self.page_kib = os.sysconf("SC_PAGE_SIZE") // 1024
         self.wake_r, self.wake_w = os.pipe()
+        # The cgroup the next worker is forked into, entered (or being entered) ahead of time.
+        self.slots = 0
+        self.mover = Mover(self.limits, os.getpid(), [control.fileno(), self.wake_r, self.wake_w]) if self.limits else None
+        self.slot = self._request_slot()
+
+    def _request_slot(self) -> str:
+        """Ask the mover to put the zygote in a fresh cgroup for the next spawn ("" without one)."""
+        if self.mover is None:
+            return ""
+        self.slots += 1
+        slot = f"s{self.slots}"
+        try:
+            self.mover.request(slot)
+        except OSError:
+            self.mover = None
+            return ""
+        return slot
+
+    def _entered_slot(self) -> str:
+        """The pre-entered cgroup for the worker about to be forked, waiting for the move if needed."""
+        slot = self.slot
+        if not slot or self.mover is None:
+            return ""
+        if not self.mover.wait(slot, 2.0):
+            return ""  # this worker enters a cgroup of its own
+        return slot
 
     def send(self, message: dict[str, Any], raw: bytes = b"") -> None:
         self.control.sendall(protocol.encode_control(message, raw))
@@ -110,20 +203,25 @@ class Zygote:
     def spawn(self, message: dict[str, Any], fd: int) -> None:
         spec: dict[str, Any] = message["spec"]
         worker_id: str = message["worker"]
+        slot = self._entered_slot()
         try:
             os.makedirs(os.path.join(spec["dir"], "tmp"), exist_ok=True)
+            if slot and self.limits is not None:
+                self.limits.set_limits(slot, int(spec["memory"]), int(spec["max_processes"]))
             pid = os.fork()
         except OSError as exc:
             os.close(fd)
             self.send({"op": "spawn_failed", "id": message["id"], "message": str(exc)})
             return
         if pid == 0:
-            self._child(worker_id, spec, fd)  # never returns
+            self._child(worker_id, spec, fd, slot)  # never returns
         os.close(fd)
-        self.children[pid] = Child(worker_id, pid, spec["dir"], int(spec["memory"]), int(spec["log_cap"]))
+        self.children[pid] = Child(worker_id, pid, spec["dir"], int(spec["memory"]), int(spec["log_cap"]), slot)
         self.send({"op": "spawned", "id": message["id"], "pid": pid})
+        if slot or self.slot:
+            self.slot = self._request_slot()  # the mover does it while we go on
 
-    def _child(self, worker_id: str, spec: dict[str, Any], fd: int) -> None:
+    def _child(self, worker_id: str, spec: dict[str, Any], fd: int, slot: str) -> None:
         code = 1
         try:
             os.setsid()
@@ -136,7 +234,12 @@ class Zygote:
             os.close(self.wake_w)
             for extra in self.fds:
                 os.close(extra)
-            if self.limits is not None:
+            if self.mover is not None:
+                for extra in self.mover.fds():
+                    os.close(extra)
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write("0")  # the zygote shields itself from the OOM killer; its workers must not be
+            if self.limits is not None and not slot:
                 self.limits.enter(worker_id, int(spec["memory"]), int(spec["max_processes"]))
             _apply_rlimits(spec)
             os.environ.clear()
@@ -178,23 +281,17 @@ class Zygote:
                 self._finish(child, status)
 
     def _finish(self, child: Child, status: int) -> None:
+        """Report the exit first (a timed-out call is waiting on it), then clean up after it."""
+        cgroup = child.slot or child.worker
         oom = child.oom
         if self.limits is not None:
-            self.limits.kill_all(child.worker)
-            oom = oom or self.limits.oom_killed(child.worker)
-            self.limits.remove(child.worker)
-        else:
-            try:
-                os.killpg(child.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            oom = oom or self.limits.oom_killed(cgroup)
         tail = b""
         try:
             with open(os.path.join(child.dir, "output.log"), "rb") as f:
                 tail = f.read(child.log_cap)
         except OSError:
             pass
-        shutil.rmtree(child.dir, ignore_errors=True)
         message = {
             "op": "exit",
             "worker": child.worker,
@@ -207,6 +304,15 @@ class Zygote:
             self.send(message, tail)
         except OSError:
             pass
+        if self.limits is not None:
+            self.limits.kill_all(cgroup)
+            self.limits.remove(cgroup)
+        else:
+            try:
+                os.killpg(child.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        shutil.rmtree(child.dir, ignore_errors=True)
 
     def poll_rss(self) -> None:
         """Fallback memory cap without cgroups: kill a worker whose RSS passed its limit."""
@@ -240,6 +346,8 @@ class Zygote:
             gone = self.children.pop(pid, None)
             if gone is not None:
                 self._finish(gone, status)
+        if self.mover is not None:
+            self.mover.close()
         if self.limits is not None:
             self.limits.close()
 
@@ -259,6 +367,13 @@ def main() -> None:
     fd = int(sys.argv[1])
     preload = [m for m in sys.argv[2].split(",") if m] if len(sys.argv) > 2 else []
     _set_pdeathsig()
+    try:
+        # The zygote sits in the next worker's cgroup until that worker is forked: a worker that
+        # runs out of memory there must never take the zygote with it.
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("-1000")
+    except OSError:
+        pass
     control = socket.socket(fileno=fd)
     control.setblocking(True)
     for name in preload:
