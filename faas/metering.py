@@ -22,8 +22,9 @@ class MeteringWriter:
         self.store = store
         self.window = window
         self.max_batch = max_batch
+        # Rows and their logs side by side, so a batch takes its logs without searching for them.
         self._rows: list[Invocation] = []
-        self._logs: list[LogEntry] = []
+        self._logs: list[LogEntry | None] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -31,8 +32,7 @@ class MeteringWriter:
 
     def record(self, row: Invocation, entry: LogEntry | None) -> None:
         self._rows.append(row)
-        if entry is not None:
-            self._logs.append(entry)
+        self._logs.append(entry)
         if not self._wake.is_set():
             self._wake.set()
 
@@ -65,18 +65,14 @@ class MeteringWriter:
                 self._wake.set()
 
     async def flush(self) -> None:
-        while self._rows or self._logs:
-            rows, self._rows = self._rows[: self.max_batch], self._rows[self.max_batch :]
-            ids = {r.request_id for r in rows}
-            logs = [e for e in self._logs if e.request_id in ids]
-            rest = [e for e in self._logs if e.request_id not in ids]
-            self._logs = rest
+        while self._rows:
+            n = self.max_batch
+            rows, self._rows = self._rows[:n], self._rows[n:]
+            entries, self._logs = self._logs[:n], self._logs[n:]
             try:
-                await self.store.write_invocations(rows, logs)
+                await self.store.write_invocations(rows, [e for e in entries if e is not None])
             except StoreError:
                 self._rows[:0] = rows
-                self._logs[:0] = logs
+                self._logs[:0] = entries
                 raise
             self.written += len(rows)
-            if not rows:
-                break
