@@ -193,6 +193,8 @@ class Worker:
         self.spec = spec
         self.log_fd = log_fd
         self.cap = int(spec["log_cap"])
+        st = os.fstat(log_fd)
+        self.log_id = (st.st_ino, st.st_dev)
         self.out = CappedOutput(1, self.cap)
         self.handler: Handler | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -299,7 +301,8 @@ class Worker:
     def _repair_output(self) -> None:
         """A handler may close or replace stdout/stderr (or fds 1 and 2): put ours back for the next call."""
         try:
-            ok = os.path.sameopenfile(1, self.log_fd) and os.path.sameopenfile(2, self.log_fd)
+            out, err = os.fstat(1), os.fstat(2)
+            ok = (out.st_ino, out.st_dev) == self.log_id == (err.st_ino, err.st_dev)
         except OSError:
             ok = False
         if not ok:
