@@ -1,8 +1,12 @@
 """SQL of the event sources: the async queue, dead letters, schedule state and runs, bucket manifests.
 
 ``EventStore`` has a connection of its own to the same SQLite file, so its transactions never
-interleave with the metering writer's on one connection, and commits with ``synchronous=FULL``:
-an event answered with 202, a fired schedule or an announced file is on disk before we say so.
+interleave with the metering writer's on one connection. What we acknowledge to someone outside
+(an event answered with 202, a file announced) commits with ``synchronous=FULL``: on disk before we
+say so. Bookkeeping (claims, finished tries, schedule fires and runs) commits with the WAL's
+``synchronous=NORMAL``: it survives a crash or SIGKILL of the server, and only a power loss can
+take its last moments back (a fire is then caught up by the misfire logic, a try is run again).
+An fsync per schedule run would cap a few hundred runs a second and make every fire late.
 Every method holds one lock, so each is one transaction. The schema is in ``EVENT_MIGRATIONS``,
 applied by ``faas.store.SQLiteStore`` with the other named migrations.
 """
@@ -132,6 +136,7 @@ class EventStore:
         self.path = path
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._durable = False
 
     async def __aenter__(self) -> "EventStore":
         # The same pragmas and migrations as the main store (imported here: store.py imports our schema).
@@ -141,7 +146,8 @@ class EventStore:
         await opener.open()
         self._db = opener.db
         try:
-            await self._db.execute("PRAGMA synchronous=FULL")
+            await self._db.execute("PRAGMA synchronous=NORMAL")
+            self._durable = False
         except sqlite3.Error as exc:
             await self.close()
             raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc
@@ -156,13 +162,17 @@ class EventStore:
             self._db = None
 
     @contextlib.asynccontextmanager
-    async def _tx(self, what: str) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction, under the lock; sqlite errors become StoreError naming ``what``."""
+    async def _tx(self, what: str, *, durable: bool = False) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction, under the lock; sqlite errors become StoreError naming ``what``.
+        ``durable`` commits with an fsync (for what we acknowledge to a client)."""
         if self._db is None:
             raise StoreError("the event store is not open")
         db = self._db
         async with self._lock:
             try:
+                if durable != self._durable:
+                    await db.execute("PRAGMA synchronous=FULL" if durable else "PRAGMA synchronous=NORMAL")
+                    self._durable = durable
                 await db.execute("BEGIN IMMEDIATE")
                 try:
                     yield db
@@ -189,7 +199,7 @@ class EventStore:
 
     async def enqueue(self, events: Sequence[QueuedEvent]) -> None:
         """Queue events durably, all or none."""
-        async with self._tx("enqueue") as db:
+        async with self._tx("enqueue", durable=True) as db:
             await _insert_events(db, events)
 
     async def recover(self) -> int:
@@ -431,7 +441,7 @@ class EventStore:
     ) -> None:
         """Record a created/overwritten (or removed) object and queue its notifications, atomically.
         ``make_events(sequencer)`` builds them from the bucket's next sequencer value."""
-        async with self._tx("announcing a bucket object") as db:
+        async with self._tx("announcing a bucket object", durable=True) as db:
             await db.execute(
                 "INSERT INTO bucket_sequencers (bucket, last) VALUES (?, 1) "
                 "ON CONFLICT (bucket) DO UPDATE SET last = last + 1",
