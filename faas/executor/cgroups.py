@@ -129,31 +129,12 @@ class CgroupLimits:
             (mem / "pids.max").write_text(str(max_processes))
 
     def enter(self, worker_id: str, memory_mb: int, max_processes: int) -> None:
-        """Called in the worker right after fork: create its cgroups, set caps, move itself in."""
-        pid = str(os.getpid())
-        mem = self.memory_base / f"w-{worker_id}"
-        mem.mkdir(exist_ok=True)
-        limit = str(memory_mb * 1024 * 1024)
-        if self.version == 1:
-            (mem / "memory.limit_in_bytes").write_text(limit)
-            swap = mem / "memory.memsw.limit_in_bytes"
-            if swap.exists():
-                try:
-                    swap.write_text(limit)
-                except OSError:
-                    pass
-        else:
-            (mem / "memory.max").write_text(limit)
-            swap = mem / "memory.swap.max"
-            if swap.exists():
-                swap.write_text("0")
-            (mem / "pids.max").write_text(str(max_processes))
-        (mem / "cgroup.procs").write_text(pid)
-        if self.version == 1 and self.pids_base is not None:
-            pids = self.pids_base / f"w-{worker_id}"
-            pids.mkdir(exist_ok=True)
-            (pids / "pids.max").write_text(str(max_processes))
-            (pids / "cgroup.procs").write_text(pid)
+        """In a worker right after fork (when no cgroup was entered ahead): create, cap, move in."""
+        for d in self._dirs(worker_id):
+            d.mkdir(exist_ok=True)
+        self.set_limits(worker_id, memory_mb, max_processes)
+        for d in self._dirs(worker_id):
+            (d / "cgroup.procs").write_text(str(os.getpid()))
 
     def _dirs(self, worker_id: str) -> list[Path]:
         dirs = [self.memory_base / f"w-{worker_id}"]
