@@ -52,6 +52,7 @@ FUNCTIONS = {
             time.sleep(event.get("s", 0))
             return "done"
     """,
+    "coldcheck.py": "def handler(e, c):\n    return 1\n",
     "big.py": """
         def handler(event, context):
             return "x" * (7 * 1024 * 1024)
@@ -73,6 +74,8 @@ timeout = 1
 concurrency = 1
 [functions.big]
 handler = "big.handler"
+[functions.coldcheck]
+handler = "coldcheck.handler"
 """
 
 
@@ -161,22 +164,16 @@ def test_warm_worker_keeps_module_state(lam: Any) -> None:
 
 
 def test_cold_start_reports_init_duration_once(server: Server) -> None:
-    server.write_function("coldcheck.py", "def handler(e, c):\n    return 1\n")
-    cfg = server.config_path.read_text() + '\n[functions.coldcheck]\nhandler = "coldcheck.handler"\n'
-    server.config_path.write_text(cfg)
-
-    def ready() -> bool:
-        return server.invoke("coldcheck").status_code == 200
-
-    wait_for(ready, 10, what="coldcheck to be configured")
-    # the first successful call above was the cold one
-    rows = wait_for(lambda: server.db_rows(
-        "SELECT request_id, cold, init_ms FROM invocations WHERE function = 'coldcheck'"), what="metering")
-    assert rows and rows[0][1] == 1 and rows[0][2] is not None
+    cold = server.invoke("coldcheck", headers={"X-Amz-Log-Type": "Tail"})
+    assert "\tInit Duration: " in log_result(cold)
     warm = server.invoke("coldcheck", headers={"X-Amz-Log-Type": "Tail"})
     assert "Init Duration" not in log_result(warm)
-    cold_log = server.wait_log(rows[0][0])
-    assert "\tInit Duration: " in cold_log
+    rows = {r[0]: r[1:] for r in wait_for(lambda: server.db_rows(
+        "SELECT request_id, cold, init_ms FROM invocations WHERE function = 'coldcheck'") or None, what="metering")}
+    assert rows[cold.headers["x-amzn-requestid"]][0] == 1 and rows[cold.headers["x-amzn-requestid"]][1] is not None
+    wait_for(lambda: warm.headers["x-amzn-requestid"] in {r[0] for r in server.db_rows(
+        "SELECT request_id FROM invocations WHERE function = 'coldcheck'")}, what="warm row")
+    assert server.db_rows("SELECT cold FROM invocations WHERE request_id = ?", (warm.headers["x-amzn-requestid"],))[0][0] == 0
 
 
 def test_dry_run(lam: Any) -> None:
