@@ -44,16 +44,39 @@ FUNCTIONS = {
             }
     """,
     "other.py": "def handler(event, context):\n    return sorted(__import__('os').environ)\n",
+    "forker.py": """
+        import os, time
+        def handler(event, context):
+            children = []
+            try:
+                for _ in range(100):
+                    pid = os.fork()
+                    if pid == 0:
+                        time.sleep(30)
+                        os._exit(0)
+                    children.append(pid)
+            except OSError as exc:
+                return {"forked": len(children), "error": type(exc).__name__}
+            finally:
+                for pid in children:
+                    os.kill(pid, 9)
+                    os.waitpid(pid, 0)
+            return {"forked": len(children), "error": None}
+    """,
 }
 
 CONFIG = """
 [executor]
 user = "nobody"
+max_processes = 20
 
 [functions.probe]
 handler = "probe.handler"
 [functions.probe.environment]
 PROBE_ONLY = "1"
+[functions.forker]
+handler = "forker.handler"
+timeout = 20
 [functions.other]
 handler = "other.handler"
 [functions.other.environment]
@@ -89,3 +112,10 @@ def test_workers_see_only_their_own_environment(server: Server) -> None:
     assert not {"OTHER_SECRET", "SERVER_SECRET", "FAAS_ADMIN_KEY"} & set(env)
     other = server.invoke("other").json()
     assert "OTHER_SECRET" in other and "PROBE_ONLY" not in other
+
+
+def test_process_cap_holds_for_a_dropped_user(server: Server) -> None:
+    # RLIMIT_NPROC (enforced for non-root users) and the cgroup's pids.max both cap it at 20
+    body = server.invoke("forker").json()
+    assert body["error"] == "BlockingIOError", body
+    assert body["forked"] < 20
