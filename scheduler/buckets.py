@@ -186,8 +186,11 @@ class BucketWatcher:
         now = asyncio.get_running_loop().time()
         if pending is None:
             self._pending[k] = _Pending(seen=False, due=now)
-        else:
+        elif pending.seen is False:
             pending.due = now
+        # else a check is already due settle_seconds after the last change we saw; it will notice
+        # this one. Checking now instead could compare two looks a moment apart and call a file
+        # that is still being written "settled" (watch events arrive late and in batches).
         self._wake.set()
 
     async def _dirty_prefix(self, bucket: str, prefix: str, *, only_known: bool = False) -> None:
