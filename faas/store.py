@@ -19,6 +19,7 @@ import aiosqlite
 from faas.exceptions import StoreError
 from faas.logs import render
 from faas.records import Invocation, LogEntry
+from faas.store_tx import write_transaction
 from faas.store_billing import MIGRATIONS as BILLING_MIGRATIONS
 from faas.store_events import EVENT_MIGRATIONS
 
@@ -152,20 +153,8 @@ class SQLiteStore:
         """One write transaction on the shared connection. The lock keeps writers from different
         tasks (metering, quotas, keys) from landing inside each other's transactions; a sqlite
         error becomes a StoreError naming ``what``."""
-        db = self.db
-        async with self._write_lock:
-            try:
-                await db.execute("BEGIN")
-                try:
-                    yield db
-                except BaseException:
-                    await db.execute("ROLLBACK")
-                    raise
-                await db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    await db.execute("ROLLBACK")
-                raise StoreError(f"{what} failed: {exc}") from exc
+        async with self._write_lock, write_transaction(self.db, what) as db:
+            yield db
 
     async def write_invocations(self, rows: Sequence[Invocation], logs: Sequence[LogEntry]) -> None:
         """Write one batch in a single transaction (all or nothing)."""

@@ -37,6 +37,7 @@ from faas.events import (
     ScheduleState,
 )
 from faas.exceptions import StoreError
+from faas.store_tx import write_transaction
 
 EVENT_MIGRATIONS: dict[str, str] = {
     "async_1": """
@@ -169,21 +170,14 @@ class EventStore:
             raise StoreError("the event store is not open")
         db = self._db
         async with self._lock:
-            try:
-                if durable != self._durable:
-                    await db.execute("PRAGMA synchronous=FULL" if durable else "PRAGMA synchronous=NORMAL")
-                    self._durable = durable
-                await db.execute("BEGIN IMMEDIATE")
+            if durable != self._durable:
                 try:
-                    yield db
-                except BaseException:
-                    await db.execute("ROLLBACK")
-                    raise
-                await db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    await db.execute("ROLLBACK")
-                raise StoreError(f"{what} failed: {exc}") from exc
+                    await db.execute("PRAGMA synchronous=FULL" if durable else "PRAGMA synchronous=NORMAL")
+                except sqlite3.Error as exc:
+                    raise StoreError(f"{what} failed: {exc}") from exc
+                self._durable = durable
+            async with write_transaction(db, what, "BEGIN IMMEDIATE"):
+                yield db
 
     async def _read(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         if self._db is None:
