@@ -66,7 +66,7 @@ def _records(n: int, month: Month) -> list[tuple[Invocation, LogEntry | None]]:
         i, started = month.next_call()
         rid = str(uuid.uuid4())
         row = Invocation(
-            request_id=rid, function=f"fn{i % FUNCTIONS}", version=1, trigger=Trigger.HTTP.value,
+            request_id=rid, function=f"fn{i % FUNCTIONS}", version=1, trigger=Trigger.HTTP,
             caller=CALLERS[i // FUNCTIONS % len(CALLERS)],
             started_at=started, duration_ms=0.42, billed_ms=1, memory_mb=128, max_memory_mb=18,
             init_ms=None, cold=False, status=Status.SUCCESS.value, error_type=None,

@@ -18,7 +18,7 @@ import aiosqlite
 
 from faas.exceptions import StoreError
 from faas.logs import render
-from faas.records import Invocation, LogEntry
+from faas.records import Invocation, LogEntry, Status, Trigger
 from faas.store_tx import write_transaction
 from faas.store_billing import MIGRATIONS as BILLING_MIGRATIONS
 from faas.store_events import EVENT_MIGRATIONS
@@ -254,7 +254,7 @@ def _filters(*, function: str | None, since: float | None) -> tuple[str, list[An
 
 def _invocation(r: Sequence[Any]) -> Invocation:
     return Invocation(
-        request_id=r[0], function=r[1], version=r[2], trigger=r[3], caller=r[4], started_at=r[5],
+        request_id=r[0], function=r[1], version=r[2], trigger=Trigger(r[3]), caller=r[4], started_at=r[5],
         duration_ms=r[6], billed_ms=r[7], memory_mb=r[8], max_memory_mb=r[9], init_ms=r[10],
-        cold=bool(r[11]), status=r[12], error_type=r[13],
+        cold=bool(r[11]), status=Status(r[12]), error_type=r[13],
     )

@@ -24,6 +24,7 @@ from faas.config import ExecutorConfig, ServerConfig
 from faas.exceptions import ExecutorUnavailable, Throttled
 from faas.executor import protocol
 from faas.executor.zygote_client import WorkerExit, ZygoteClient
+from faas.records import Status
 from faas.registry import Function
 
 log = logging.getLogger(__name__)
@@ -32,24 +33,26 @@ EXIT_REPORT_WAIT = 2.0
 SHUTDOWN_GRACE = 30.0  # how long to wait for the zygote's word on a dead worker
 
 
-class Outcome(enum.Enum):
-    SUCCESS = "success"
-    ERROR = "error"  # the handler raised, its result did not marshal, or init failed
-    TIMEOUT = "timeout"
-    CRASH = "crashed"  # the process exited mid-call
-    OOM = "oom"
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunResult:
-    outcome: Outcome
-    body: bytes
+    """What one call on a worker came to.
+
+    ``body`` is the worker's answer: the handler's result, or (status ERROR) the error object the
+    worker runtime made when the handler raised, passed on as bytes. It is None when the call ended
+    without an answer (init failed, the deadline passed, the worker exited): then ``error_type``
+    and ``error_message`` say why, and the caller makes the error object.
+    ``stack_trace`` is set only for a failed init, which the worker reported and logged itself.
+    """
+
+    status: Status  # SUCCESS, ERROR, TIMEOUT, CRASHED or OOM
+    body: bytes | None
     log: bytes
     duration_ms: float
     init_ms: float | None
     max_memory_kib: int
     error_type: str | None = None
-    error_message: str | None = None  # set when the pool, not the handler, knows what went wrong
+    error_message: str | None = None
+    stack_trace: tuple[str, ...] | None = None
 
 
 class _State(enum.Enum):
@@ -119,7 +122,7 @@ class WorkerHandle:
         self.exited: asyncio.Future[WorkerExit] | None = None
         self.idle_since = 0.0
         self.initialised = False
-        self.killed_for: Outcome | None = None
+        self.killed_for: Status | None = None
         self.counted = True  # counted in the pool's total until retired
         self.max_rss_kib = 0  # the worker's peak so far, reported when it dies mid-call
         self.call_started = 0.0
@@ -181,13 +184,12 @@ class WorkerHandle:
             self.initialised = True
             if not ok:
                 self.kill()
-                error_type = json.loads(error).get("errorType", "Runtime.Unknown")
-                body = _with_request_id(error, request_id)
+                error_type, message, stack = _worker_error(error, "Runtime.Unknown")
                 return RunResult(
-                    outcome=Outcome.ERROR, body=body, log=init_log, duration_ms=0.0, init_ms=init_ms,
-                    max_memory_kib=0, error_type=error_type,
+                    status=Status.ERROR, body=None, log=init_log, duration_ms=0.0, init_ms=init_ms,
+                    max_memory_kib=0, error_type=error_type, error_message=message or "", stack_trace=stack,
                 )
-        handle = loop.call_later(fn.config.timeout, self._expire, waiter, Outcome.TIMEOUT)
+        handle = loop.call_later(fn.config.timeout, self._expire, waiter, Status.TIMEOUT)
         try:
             payload = await waiter
         finally:
@@ -200,19 +202,20 @@ class WorkerHandle:
             out = init_log + out
         if status == protocol.STATUS_OK:
             return RunResult(
-                outcome=Outcome.SUCCESS, body=body, log=out, duration_ms=duration_ms, init_ms=init_ms,
+                status=Status.SUCCESS, body=body, log=out, duration_ms=duration_ms, init_ms=init_ms,
                 max_memory_kib=max_rss,
             )
+        error_type, error_message, _ = _worker_error(body, "Unhandled")
         return RunResult(
-            outcome=Outcome.ERROR, body=body, log=out, duration_ms=duration_ms, init_ms=init_ms,
-            max_memory_kib=max_rss, error_type=_error_type(body),
+            status=Status.ERROR, body=body, log=out, duration_ms=duration_ms, init_ms=init_ms,
+            max_memory_kib=max_rss, error_type=error_type, error_message=error_message,
         )
 
     def _expire_init(self, fut: asyncio.Future[Any]) -> None:
         self.init_timed_out = True
-        self._expire(fut, Outcome.TIMEOUT)
+        self._expire(fut, Status.TIMEOUT)
 
-    def _expire(self, fut: asyncio.Future[Any], why: Outcome) -> None:
+    def _expire(self, fut: asyncio.Future[Any], why: Status) -> None:
         if fut.done():
             return
         self.killed_for = why
@@ -226,41 +229,42 @@ class WorkerHandle:
         report = await self._exit_report()
         tail = report.log_tail if report else b""
         log_bytes = init_log + tail
-        if self.killed_for is Outcome.TIMEOUT:
+        if self.killed_for is Status.TIMEOUT:
             message = None
             if self.init_timed_out:
                 seconds = self.pool.executor.init_timeout
                 message = f"Init phase timed out after {seconds:.2f} seconds (importing the handler module)"
             return RunResult(
-                outcome=Outcome.TIMEOUT, body=b"", log=log_bytes, duration_ms=elapsed, init_ms=init_ms,
+                status=Status.TIMEOUT, body=None, log=log_bytes, duration_ms=elapsed, init_ms=init_ms,
                 max_memory_kib=self.max_rss_kib, error_type="Sandbox.Timedout", error_message=message,
             )
         how = report.describe() if report else "signal: killed"
         message = f"RequestId: {request_id} Error: Runtime exited with error: {how}"
         if report is not None and report.oom:
-            error_type, outcome = "Runtime.OutOfMemory", Outcome.OOM
+            error_type, status = "Runtime.OutOfMemory", Status.OOM
         else:
-            error_type, outcome = "Runtime.ExitError", Outcome.CRASH
-        body = json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+            error_type, status = "Runtime.ExitError", Status.CRASHED
         return RunResult(
-            outcome=outcome, body=body, log=log_bytes, duration_ms=elapsed, init_ms=init_ms,
-            max_memory_kib=self.max_rss_kib, error_type=error_type,
+            status=status, body=None, log=log_bytes, duration_ms=elapsed, init_ms=init_ms,
+            max_memory_kib=self.max_rss_kib, error_type=error_type, error_message=message,
         )
 
 
-def _error_type(body: bytes) -> str:
+def _worker_error(body: bytes, default_type: str) -> tuple[str, str | None, tuple[str, ...]]:
+    """The errorType, errorMessage and stackTrace of an error object the worker runtime made. Read
+    warily: a handler can write to its worker's socket, so the bytes may be anything."""
     try:
-        return str(json.loads(body).get("errorType", "Unhandled"))
-    except (ValueError, AttributeError):
-        return "Unhandled"
-
-
-def _with_request_id(error: bytes, request_id: str) -> bytes:
-    data = json.loads(error)
-    return json.dumps(
-        {"errorMessage": data["errorMessage"], "errorType": data["errorType"], "requestId": request_id,
-         "stackTrace": data.get("stackTrace", [])}
-    ).encode()
+        data = json.loads(body)
+    except ValueError:
+        return default_type, body[:1000].decode("utf-8", "replace") or None, ()
+    if not isinstance(data, dict):
+        return default_type, None, ()
+    message, stack = data.get("errorMessage"), data.get("stackTrace")
+    return (
+        str(data.get("errorType", default_type)),
+        None if message is None else str(message),
+        tuple(str(line) for line in stack) if isinstance(stack, list) else (),
+    )
 
 
 class _Slots:
@@ -363,7 +367,7 @@ class WorkerPool:
         reusable = False
         try:
             result = await worker.call(fn, request_id, meta, event)
-            reusable = result.outcome is Outcome.SUCCESS or result.outcome is Outcome.ERROR
+            reusable = result.status is Status.SUCCESS or result.status is Status.ERROR
             return result, cold
         except asyncio.CancelledError:
             worker.kill()  # it is still running the handler: nobody will read its answer
