@@ -23,6 +23,7 @@ from typing import Any
 from faas.config import ExecutorConfig, ServerConfig
 from faas.exceptions import ExecutorUnavailable, Throttled
 from faas.executor import protocol
+from faas.executor.protocol import WorkerSpec
 from faas.executor.zygote_client import WorkerExit, ZygoteClient
 from faas.records import Status
 from faas.registry import Function
@@ -444,8 +445,7 @@ class WorkerPool:
         raise Throttled(fn.name, reason)
 
     async def _start(self, worker: WorkerHandle, fn: Function) -> None:
-        spec = self._spec(fn, worker.id)
-        pid, sock, exited = await self.zygote.spawn(worker.id, spec)
+        pid, sock, exited = await self.zygote.spawn(self._spec(fn, worker.id))
         worker.pid = pid
         worker.exited = exited
         loop = asyncio.get_running_loop()
@@ -453,31 +453,24 @@ class WorkerPool:
         await loop.connect_accepted_socket(lambda: worker.conn, sock)
         worker.state = _State.BUSY
 
-    def _spec(self, fn: Function, worker_id: str) -> dict[str, Any]:
-        env = dict(fn.env)
-        stream = f"{_today()}/[$LATEST]{worker_id}"
-        env["AWS_LAMBDA_LOG_STREAM_NAME"] = stream
-        directory = os.path.join(self.workers_dir, worker_id)
-        env["TMPDIR"] = os.path.join(directory, "tmp")
-        env["HOME"] = env["TMPDIR"]
+    def _spec(self, fn: Function, worker_id: str) -> WorkerSpec:
         ex = self.executor
-        return {
-            "function": fn.name,
-            "handler": fn.config.handler,
-            "function_version": "$LATEST",
-            "memory": fn.config.memory,
-            "env": env,
-            "dir": directory,
-            "functions_dir": str(self.server.functions_dir),
-            "log_group": f"/aws/lambda/{fn.name}",
-            "log_stream": stream,
-            "log_cap": ex.log_cap_bytes,
-            "max_processes": ex.max_processes,
-            "max_open_files": ex.max_open_files,
-            "max_file_bytes": ex.max_file_bytes,
-            "uid": self.uid,
-            "gid": self.gid,
-        }
+        return WorkerSpec(
+            worker_id=worker_id,
+            function=fn.name,
+            handler=fn.config.handler,
+            memory_mb=fn.config.memory,
+            env=fn.env,
+            dir=os.path.join(self.workers_dir, worker_id),
+            functions_dir=str(self.server.functions_dir),
+            log_stream=f"{_today()}/[$LATEST]{worker_id}",
+            log_cap=ex.log_cap_bytes,
+            max_processes=ex.max_processes,
+            max_open_files=ex.max_open_files,
+            max_file_bytes=ex.max_file_bytes,
+            uid=self.uid,
+            gid=self.gid,
+        )
 
     def _release(self, worker: WorkerHandle, reusable: bool) -> None:
         slots = self._slots[worker.function]
