@@ -163,7 +163,7 @@ class Invoker:
                 error_message = timeout_message(rid, fn.config.timeout)
             logged = error_message
         elif output is None and result.stack_trace is None:
-            logged = error_message  # the worker exited or ran out of memory
+            logged = error_message  # the worker exited, ran out of memory or sent an oversized frame
         billed = billing.billed_ms(duration, result.init_ms, granularity_ms=self.granularity_ms, bill_init=self.bill_init)
         memory = fn.config.memory
         max_used = memory if status is Status.OOM else math.ceil(result.max_memory_kib / 1024)

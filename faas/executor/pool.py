@@ -3,6 +3,7 @@
 The hop to a worker is an asyncio ``Protocol`` over a Unix socket passing raw frames: the event goes
 out as the bytes the gateway built and the result comes back as the bytes the handler's JSON made.
 A timer at the deadline kills the worker's whole process group; the zygote reaps it and reports.
+A worker that announces a frame over ``protocol.MAX_FRAME`` is killed before it is buffered.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from faas.config import ExecutorConfig, ServerConfig
-from faas.exceptions import ExecutorUnavailable, Throttled
+from faas.exceptions import ExecutorUnavailable, PayloadTooLarge, Throttled
 from faas.executor import protocol
 from faas.executor.protocol import WorkerSpec
 from faas.executor.zygote_client import WorkerExit, ZygoteClient
@@ -40,8 +41,8 @@ class RunResult:
 
     ``body`` is the worker's answer: the handler's result, or (status ERROR) the error object the
     worker runtime made when the handler raised, passed on as bytes. It is None when the call ended
-    without an answer (init failed, the deadline passed, the worker exited): then ``error_type``
-    and ``error_message`` say why, and the caller makes the error object.
+    without an answer (init failed, the deadline passed, the worker exited or broke the protocol):
+    then ``error_type`` and ``error_message`` say why, and the caller makes the error object.
     ``stack_trace`` is set only for a failed init, which the worker reported and logged itself.
     """
 
@@ -86,7 +87,12 @@ class _Connection(asyncio.Protocol):
         buf += data
         size = protocol.HEADER_SIZE
         while len(buf) >= size:
-            length, kind = protocol.HEADER.unpack_from(buf)
+            try:
+                length, kind = protocol.unpack_header(buf)
+            except protocol.FrameTooLarge as exc:
+                buf.clear()
+                self.worker.refuse(exc)
+                return
             end = size + length
             if len(buf) < end:
                 return
@@ -124,6 +130,7 @@ class WorkerHandle:
         self.idle_since = 0.0
         self.initialised = False
         self.killed_for: Status | None = None
+        self.bad_frame: protocol.FrameTooLarge | None = None
         self.counted = True  # counted in the pool's total until retired
         self.max_rss_kib = 0  # the worker's peak so far, reported when it dies mid-call
         self.call_started = 0.0
@@ -138,6 +145,12 @@ class WorkerHandle:
         self.state = _State.DEAD
         if was is _State.IDLE:
             self.pool._forget_idle(self)
+
+    def refuse(self, exc: protocol.FrameTooLarge) -> None:
+        """The worker announced an oversized frame: kill it rather than buffer it."""
+        log.warning("worker %s of %s (pid %s) killed: %s", self.id, self.function, self.pid, exc)
+        self.bad_frame = exc
+        self.kill()
 
     def kill(self) -> None:
         """SIGKILL the worker's process group; the zygote reaps it and sweeps its cgroup."""
@@ -224,7 +237,8 @@ class WorkerHandle:
         fut.set_result(_EOF)
 
     async def _failed(self, request_id: str, init_ms: float | None, init_log: bytes) -> RunResult:
-        """The worker is gone mid-call: killed at its deadline, out of memory, or it exited."""
+        """The worker is gone mid-call: killed at its deadline or for an oversized frame, out of
+        memory, or it exited."""
         self.kill()
         elapsed = (asyncio.get_running_loop().time() - self.call_started) * 1000.0
         report = await self._exit_report()
@@ -238,6 +252,15 @@ class WorkerHandle:
             return RunResult(
                 status=Status.TIMEOUT, body=None, log=log_bytes, duration_ms=elapsed, init_ms=init_ms,
                 max_memory_kib=self.max_rss_kib, error_type="Sandbox.Timedout", error_message=message,
+            )
+        if self.bad_frame is not None:
+            message = (
+                f"Worker frame size ({self.bad_frame.length} bytes) exceeded maximum allowed frame size "
+                f"({protocol.MAX_FRAME} bytes); the worker was stopped."
+            )
+            return RunResult(
+                status=Status.ERROR, body=None, log=log_bytes, duration_ms=elapsed, init_ms=init_ms,
+                max_memory_kib=self.max_rss_kib, error_type="Function.ResponseSizeTooLarge", error_message=message,
             )
         how = report.describe() if report else "signal: killed"
         message = f"RequestId: {request_id} Error: Runtime exited with error: {how}"
@@ -363,6 +386,9 @@ class WorkerPool:
 
     async def run(self, fn: Function, request_id: str, meta: bytes, event: bytes) -> tuple[RunResult, bool]:
         """Run one invocation; returns the result and whether it was a cold start."""
+        size = protocol.INVOKE_META.size + len(meta) + len(event)
+        if size > protocol.MAX_FRAME:
+            raise PayloadTooLarge(size, protocol.MAX_FRAME)  # the worker would refuse the frame
         worker, cold = await self._acquire(fn)
         worker.call_started = asyncio.get_running_loop().time()
         reusable = False

@@ -12,6 +12,9 @@ worker -> gateway
   READY    ``!dB`` init duration ms, ok flag; then ``!I`` log length, log bytes, error JSON if not ok
   RESULT   ``!BdI`` status, duration ms, max RSS KiB; then ``!I`` log length, log bytes, body bytes
 
+Neither end accepts a frame longer than ``MAX_FRAME``: a reader that meets one cannot trust the
+stream any more and drops the connection (the gateway kills the worker; a worker exits).
+
 gateway -> zygote (control channel, below): ``spawn`` carries a ``WorkerSpec`` as JSON.
 """
 
@@ -38,8 +41,24 @@ RESULT_HEAD = struct.Struct("!BdII")
 STATUS_OK = 0
 STATUS_ERROR = 1  # the handler raised or its result could not be marshalled: body is the error JSON
 
-# Largest frame either side accepts; guards against a corrupt length taking all memory.
+# Largest frame either side accepts: a corrupt or hostile length must not take all memory.
 MAX_FRAME = 64 * 1024 * 1024
+
+
+class FrameTooLarge(ValueError):
+    """A frame header announced more than ``MAX_FRAME`` bytes."""
+
+    def __init__(self, length: int) -> None:
+        super().__init__(f"a frame of {length} bytes is over the limit of {MAX_FRAME} bytes")
+        self.length = length
+
+
+def unpack_header(data: bytes | bytearray) -> tuple[int, int]:
+    """The payload length and frame type at the start of ``data``; raises FrameTooLarge."""
+    length, kind = HEADER.unpack_from(data)
+    if length > MAX_FRAME:
+        raise FrameTooLarge(length)
+    return length, kind
 
 
 def frame(kind: int, payload: bytes) -> bytes:

@@ -235,12 +235,16 @@ class Worker:
 
     def serve(self) -> None:
         read = self.rfile.read
-        header = protocol.HEADER
         while True:
             head = read(protocol.HEADER_SIZE)
             if len(head) < protocol.HEADER_SIZE:
                 return
-            length, kind = header.unpack(head)
+            try:
+                length, kind = protocol.unpack_header(head)
+            except protocol.FrameTooLarge as exc:
+                # The stream cannot be trusted past a corrupt length: stop, and say why in the log.
+                print(f"[faas] worker stopped: {exc}", file=sys.stdout)
+                raise SystemExit(1) from None
             payload = read(length)
             if len(payload) < length:
                 return
