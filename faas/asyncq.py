@@ -31,7 +31,7 @@ from faas.events import DeadLetterReason, QueuedEvent
 from faas.exceptions import ExecutorUnavailable, FaaSError, FunctionNotFound, PayloadTooLarge, StoreError, Throttled
 from faas.invoke import Invoker
 from faas.registry import Registry
-from faas.store_events import EventStore
+from faas.store import EventStore
 
 log = logging.getLogger(__name__)
 

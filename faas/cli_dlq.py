@@ -34,7 +34,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 async def dlq(config: Config, args: argparse.Namespace) -> int:
     from faas.runtime import DB_FILE
-    from faas.store_events import EventStore
+    from faas.store import EventStore
 
     if args.action == "replay" and bool(args.ids) == bool(args.all):
         raise CliError("give dead letter ids, or --all (not both)", EXIT_USAGE)

@@ -59,7 +59,7 @@ async def _offline(config: Config, action: str, *args: Any) -> Any:
     from faas.runtime import DB_FILE
     from faas.secretbox import SecretBox
     from faas.store import SQLiteStore
-    from faas.store_keys import KeyStore
+    from faas.store import KeyStore
 
     data_dir = config.server.data_dir
     async with SQLiteStore(data_dir / DB_FILE) as store:

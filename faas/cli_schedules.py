@@ -86,7 +86,7 @@ async def _offline(config: Config, action: str, name: str, limit: int) -> Any:
     from faas.exceptions import FaaSError
     from faas.runtime import DB_FILE
     from faas.schedules import ScheduleBook
-    from faas.store_events import EventStore
+    from faas.store import EventStore
 
     db = config.server.data_dir / DB_FILE
     if not db.exists() and action in ("list", "runs"):

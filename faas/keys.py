@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from faas.config import UsagePlanConfig
 from faas.exceptions import InvalidRequest, KeyNotFound, StoreError
 from faas.secretbox import SecretBox
-from faas.store_keys import KeyRow, KeyStore
+from faas.store import KeyRow, KeyStore
 
 log = logging.getLogger(__name__)
 

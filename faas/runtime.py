@@ -30,9 +30,7 @@ from faas.reload import Reloader
 from faas.keys import Keyring
 from faas.schedules import ScheduleBook
 from faas.secretbox import SecretBox
-from faas.store import SQLiteStore
-from faas.store_events import EventStore
-from faas.store_keys import KeyStore
+from faas.store import EventStore, KeyStore, SQLiteStore, UsageStore
 from faas.usage import UsageLimiter
 
 log = logging.getLogger(__name__)
@@ -96,7 +94,7 @@ class Runtime:
         self.store = await stack.enter_async_context(SQLiteStore(data_dir / DB_FILE))
         key_store = KeyStore(self.store)
         self.keys = await stack.enter_async_context(Keyring(key_store, SecretBox.load(data_dir)))
-        self.limiter = await stack.enter_async_context(UsageLimiter(key_store, config.usage_plans))
+        self.limiter = await stack.enter_async_context(UsageLimiter(UsageStore(self.store), config.usage_plans))
         self.registry.set_env_provider(self._function_credentials)
         self.zygote = ZygoteClient(config.executor.preload)
         await self.zygote.start()

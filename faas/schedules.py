@@ -27,7 +27,7 @@ from faas.events import QueuedEvent, ScheduleRun, ScheduleState, iso_time
 from faas.exceptions import FaaSError
 from faas.expressions import Schedule, parse_expression
 from faas.records import Trigger
-from faas.store_events import EventStore
+from faas.store import EventStore
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from faas.config import UsagePlanConfig
 from faas.exceptions import QuotaExceeded, RateLimited, StoreError, Unauthorized
 from faas.keys import ApiKey
-from faas.store_keys import KeyStore
+from faas.store import UsageStore
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class _Bucket:
 
 
 class UsageLimiter:
-    def __init__(self, store: KeyStore, plans: Mapping[str, UsagePlanConfig]) -> None:
+    def __init__(self, store: UsageStore, plans: Mapping[str, UsagePlanConfig]) -> None:
         self.store = store
         self.plans = plans
         self._buckets: dict[str, _Bucket] = {}

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from faas import store_stats
+from faas.store import stats as store_stats
 from faas.bills import current_month, month_bill, prices_of
 from faas.runtime import Runtime
 from gateway.admin.pages import Admin, Endpoint, action, page, secure

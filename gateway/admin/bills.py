@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from faas import store_billing
+from faas.store import rollups as store_billing
 from faas.billing import Bill
 from faas.bills import BY, bill_csv, bill_json, current_month, key_names, month_bill, prices_of
 from gateway.admin.pages import Admin, api, page, secure

@@ -1,11 +1,12 @@
-"""SQL for API keys and their usage counters (quota periods)."""
+"""The ``api_keys`` table: API keys as stored (the secret hashed for lookup, encrypted for display)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from faas.store import SQLiteStore
+from faas.store._db import Database
+
+__all__ = ["KeyRow", "KeyStore"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -20,7 +21,7 @@ class KeyRow:
 
 
 class KeyStore:
-    def __init__(self, store: SQLiteStore) -> None:
+    def __init__(self, store: Database) -> None:
         self.store = store
 
     async def insert(self, row: KeyRow) -> None:
@@ -44,18 +45,3 @@ class KeyStore:
                 "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (when, key_id)
             )
             return cur.rowcount > 0
-
-    async def usage(self, key_id: str, period: str) -> int:
-        async with self.store.db.execute(
-            "SELECT count FROM key_usage WHERE key_id = ? AND period = ?", (key_id, period)
-        ) as cur:
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
-
-    async def save_usage(self, counts: Iterable[tuple[str, str, int]]) -> None:
-        async with self.store.transaction("saving key usage") as db:
-            await db.executemany(
-                "INSERT INTO key_usage (key_id, period, count) VALUES (?,?,?) "
-                "ON CONFLICT (key_id, period) DO UPDATE SET count = MAX(count, excluded.count)",
-                list(counts),
-            )

@@ -3,7 +3,7 @@ window, hourly series for charts, and invocation search with filters.
 
 These scan a window of rows through the ``(function, started_at)`` and ``(started_at)`` indexes;
 they serve people looking at a page, not the hot path. Bills read the rollups instead
-(``faas.store_billing``).
+(``faas.store.rollups``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from faas.records import Invocation
-from faas.store import INVOCATION_COLUMNS, SQLiteStore, _filters, _invocation
+from faas.store._db import Database
+from faas.store.invocations import INVOCATION_COLUMNS, invocation_filters, invocation_from_row
 
 __all__ = ["FunctionStats", "HourStats", "function_stats", "hourly", "search_invocations"]
 
@@ -42,7 +43,7 @@ class HourStats:
     max_ms: float
 
 
-async def function_stats(store: SQLiteStore, since: float) -> dict[str, FunctionStats]:
+async def function_stats(store: Database, since: float) -> dict[str, FunctionStats]:
     """Calls, errors, throttles, cold starts and p50/p99 run time per function since ``since``."""
     failed = ",".join(f"'{s}'" for s in _FAILED)
     sql = (
@@ -61,7 +62,7 @@ async def function_stats(store: SQLiteStore, since: float) -> dict[str, Function
     return out
 
 
-async def _percentile(store: SQLiteStore, function: str, since: float, n: int, q: float) -> float | None:
+async def _percentile(store: Database, function: str, since: float, n: int, q: float) -> float | None:
     """Nearest-rank percentile of the run times of calls that ran."""
     if n <= 0:
         return None
@@ -75,7 +76,7 @@ async def _percentile(store: SQLiteStore, function: str, since: float, n: int, q
     return float(row[0]) if row else None
 
 
-async def hourly(store: SQLiteStore, function: str, since: float) -> list[HourStats]:
+async def hourly(store: Database, function: str, since: float) -> list[HourStats]:
     """Per UTC hour since ``since``: calls that ran, failures, mean and max run time (hours with calls only)."""
     failed = ",".join(f"'{s}'" for s in _FAILED)
     sql = (
@@ -89,7 +90,7 @@ async def hourly(store: SQLiteStore, function: str, since: float) -> list[HourSt
 
 
 async def search_invocations(
-    store: SQLiteStore,
+    store: Database,
     *,
     function: str | None = None,
     status: str | None = None,
@@ -101,7 +102,7 @@ async def search_invocations(
     limit: int = 50,
 ) -> list[Invocation]:
     """Newest first. ``before`` (a started_at) pages backwards; ``request_id`` may be a prefix."""
-    where, args = _filters(function=function, since=since)
+    where, args = invocation_filters(function=function, since=since)
     clauses = [where[len(" WHERE ") :]] if where else []
     for column, value in (("status", status), ("trigger", trigger), ("caller", caller)):
         if value:
@@ -117,4 +118,4 @@ async def search_invocations(
     sql = f"SELECT {INVOCATION_COLUMNS} FROM invocations{where} ORDER BY started_at DESC LIMIT ?"
     async with store.db.execute(sql, (*args, limit)) as cur:
         rows: Sequence[Any] = list(await cur.fetchall())
-    return [_invocation(r) for r in rows]
+    return [invocation_from_row(r) for r in rows]

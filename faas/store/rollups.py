@@ -7,51 +7,18 @@ hundred rollup rows instead of scanning millions of calls. Rollups outlive the r
 invocations does not change a past month's bill.
 
 Days, not months, because the day number is integer arithmetic (``started_at / 86400``) where a
-month needs ``strftime`` for every row: this trigger runs once per metered call.
+month needs ``strftime`` for every row: this trigger runs once per metered call. The table and the
+trigger are migration "usage_1" in ``faas.store.schema``.
 """
 
 from __future__ import annotations
 
 import calendar
-from typing import TYPE_CHECKING
 
 from faas.billing import Usage
+from faas.store._db import Database
 
-if TYPE_CHECKING:
-    from faas.store import SQLiteStore
-
-__all__ = ["MIGRATIONS", "month_days", "months", "usage"]
-
-# Named "usage_*", not "billing_*": migrations run in name order and these need "metering_1"'s
-# invocations table first.
-MIGRATIONS: dict[str, str] = {
-    "usage_1": """
-    CREATE TABLE usage_daily (
-        day        INTEGER NOT NULL,
-        function   TEXT NOT NULL,
-        caller     TEXT NOT NULL,
-        memory_mb  INTEGER NOT NULL,
-        requests   INTEGER NOT NULL,
-        billed_ms  INTEGER NOT NULL,
-        throttled  INTEGER NOT NULL,
-        PRIMARY KEY (day, function, caller, memory_mb)
-    ) WITHOUT ROWID;
-    INSERT INTO usage_daily (day, function, caller, memory_mb, requests, billed_ms, throttled)
-        SELECT CAST(started_at / 86400 AS INTEGER), function, coalesce(caller, ''), memory_mb,
-               sum(status != 'throttled'), sum(billed_ms), sum(status = 'throttled')
-        FROM invocations GROUP BY 1, 2, 3, 4;
-    CREATE TRIGGER invocations_usage_daily AFTER INSERT ON invocations
-    BEGIN
-        INSERT INTO usage_daily (day, function, caller, memory_mb, requests, billed_ms, throttled)
-        VALUES (CAST(NEW.started_at / 86400 AS INTEGER), NEW.function, coalesce(NEW.caller, ''),
-                NEW.memory_mb, NEW.status != 'throttled', NEW.billed_ms, NEW.status = 'throttled')
-        ON CONFLICT (day, function, caller, memory_mb) DO UPDATE SET
-            requests = requests + excluded.requests,
-            billed_ms = billed_ms + excluded.billed_ms,
-            throttled = throttled + excluded.throttled;
-    END;
-    """,
-}
+__all__ = ["month_days", "months", "usage"]
 
 
 def month_days(month: str) -> tuple[int, int]:
@@ -61,7 +28,7 @@ def month_days(month: str) -> tuple[int, int]:
     return first, first + calendar.monthrange(year, mon)[1]
 
 
-async def usage(store: SQLiteStore, month: str) -> list[Usage]:
+async def usage(store: Database, month: str) -> list[Usage]:
     """Billable usage of ``month`` ("YYYY-MM", UTC): requests and billed ms per function, caller and memory."""
     sql = (
         "SELECT function, caller, memory_mb, sum(requests), sum(billed_ms) FROM usage_daily "
@@ -74,7 +41,7 @@ async def usage(store: SQLiteStore, month: str) -> list[Usage]:
     ]
 
 
-async def months(store: SQLiteStore) -> list[str]:
+async def months(store: Database) -> list[str]:
     """Months that have metered calls, newest first."""
     sql = "SELECT DISTINCT strftime('%Y-%m', day * 86400, 'unixepoch') FROM usage_daily ORDER BY 1 DESC"
     async with store.db.execute(sql) as cur:
