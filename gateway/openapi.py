@@ -3,17 +3,15 @@ the user routes of the running config (so a fuzzer or a client generator sees ev
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from faas import __version__
-from faas.config import Config
+from faas.config import ROUTE_PARAM, Config
 
 _ERROR = {"description": "Error", "content": {"application/json": {"schema": {"type": "object"}}}}
 _ANY = {"description": "Response"}
 _BEARER: list[dict[str, list[str]]] = [{"adminKey": []}]
 _KEYED: list[dict[str, list[str]]] = [{"adminKey": []}, {"apiKey": []}, {"sigv4": []}]
-_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\+?\}")
 
 
 def _path_param(name: str) -> dict[str, Any]:
@@ -106,9 +104,9 @@ def build_openapi(config: Config) -> dict[str, Any]:
                        "responses": {"204": _ANY, "default": _ERROR}},
         }
     for route in config.routes:
-        path = _PARAM.sub(r"{\1}", route.path)
+        path = ROUTE_PARAM.sub(r"{\1}", route.path)
         methods = ["get", "post", "put", "patch", "delete"] if route.method == "ANY" else [route.method.lower()]
-        params = [_path_param(m.group(1)) for m in _PARAM.finditer(route.path)]
+        params = [_path_param(m.group(1)) for m in ROUTE_PARAM.finditer(route.path)]
         for method in methods:
             op: dict[str, Any] = {
                 "summary": f"{route.route_key} -> {route.function}",
