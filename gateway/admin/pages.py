@@ -68,7 +68,8 @@ SECTIONS: tuple[Section, ...] = (
     Section(slug="bills", title="Bills",
             summary="What each function and each API key costs under AWS Lambda pricing, per month, as CSV too."),
     Section(slug="keys", title="API keys",
-            summary="Keys for routes with auth = \"api_key\": create one (its secret is shown once), see them, revoke."),
+            summary="Keys for routes with auth = \"api_key\": create one (its secret is shown once), see them, "
+            "revoke."),
     Section(slug="dead-letters", title="Dead letters",
             summary="Asynchronous calls that failed every retry, with their last error, kept until you replay them."),
 )
