@@ -1,8 +1,9 @@
 """The gateway's ASGI application.
 
 User routes from ``[[routes]]`` are matched first by a pure-ASGI dispatcher (the hot path); the
-platform's own endpoints (health, the Lambda Invoke API, and later admin and metrics) are a
-Starlette app behind it. Paths the platform reserves are never handed to user routes.
+platform's own endpoints (health, the OpenAPI document, the Lambda Invoke API, metrics, the admin
+pages and JSON API, bucket objects, @connections) are a Starlette app behind it. Paths the platform
+reserves are never handed to user routes.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Admin JSON API for API keys: ``/admin/api/keys`` (list, create) and ``/admin/api/keys/{id}`` (revoke).
+"""Admin JSON API for API keys: ``/admin/api/keys`` (list, create) and ``/admin/api/keys/{id}``
+(describe, revoke).
 
 Every call needs the admin key as ``Authorization: Bearer``. The secret is in the create answer only.
 """
