@@ -37,7 +37,8 @@ __all__ = [
 FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-ROUTE_SEGMENT_PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}$")
+# A route path parameter, {name} or greedy {name+}; the gateway matches and documents routes with it.
+ROUTE_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
 AUTH_MODES = ("none", "api_key")
 # Paths the platform itself serves; user routes may not shadow them.
@@ -419,7 +420,7 @@ def _check_route_path(key: str, path: str) -> None:
     seen: set[str] = set()
     for i, segment in enumerate(segments):
         if "{" in segment or "}" in segment:
-            m = ROUTE_SEGMENT_PARAM.match(segment)
+            m = ROUTE_PARAM.fullmatch(segment)
             if not m:
                 raise ConfigError(f'{key} = "{path}": "{segment}" must be a whole segment like {{id}} or {{proxy+}}')
             if m.group(2) and i != len(segments) - 1:

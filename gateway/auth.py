@@ -18,6 +18,7 @@ from faas.exceptions import Unauthorized
 from faas.keys import ApiKey
 from faas.runtime import Runtime
 from gateway import sigv4
+from gateway.asgi import fold_headers
 
 ADMIN = "admin"
 
@@ -36,16 +37,6 @@ class Caller:
     @property
     def is_admin(self) -> bool:
         return self.id == ADMIN
-
-
-def header_map(scope: Mapping[str, Any]) -> dict[str, str]:
-    """Lower-cased header names; repeated headers joined with "," (as SigV4 canonicalises them)."""
-    out: dict[str, str] = {}
-    for raw_name, raw_value in scope["headers"]:
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        out[name] = f"{out[name]},{value}" if name in out else value
-    return out
 
 
 def bearer_token(conn: HTTPConnection) -> str | None:
@@ -79,7 +70,7 @@ def authenticate(
     With ``allow_admin=False`` the Authorization header is not read at all: on user routes it
     belongs to the application behind them.
     """
-    headers = header_map(scope)
+    headers = fold_headers(scope["headers"])
     authorization = headers.get("authorization", "") if allow_admin or services else ""
     if allow_admin and authorization.lower().startswith("bearer "):
         token = authorization[7:].strip()

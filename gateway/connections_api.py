@@ -23,7 +23,7 @@ class ConnectionsApi:
 
     async def handle(self, request: Request) -> Response:
         stage = request.path_params["stage"]
-        conn_id = request.path_params["connection_id"]
+        conn_id = request.path_params["connectionId"]
         body = await request.body() if request.method == "POST" else b""
         try:
             caller = authenticate(self.runtime, request.scope, body, services=("execute-api",))

@@ -1,4 +1,5 @@
-"""Admin JSON API for API keys: ``/admin/api/keys`` (list, create) and ``/admin/api/keys/{id}`` (revoke).
+"""Admin JSON API for API keys: ``/admin/api/keys`` (list, create) and ``/admin/api/keys/{id}``
+(describe, revoke).
 
 Every call needs the admin key as ``Authorization: Bearer``. The secret is in the create answer only.
 """
@@ -15,6 +16,7 @@ from faas.exceptions import InvalidRequest, KeyNotFound
 from faas.keys import validate_new_key
 from faas.runtime import Runtime
 from gateway.auth import is_admin
+from gateway.openapi import ApiRoute, Operation, json_body
 
 
 def admin_required(request: Request, runtime: Runtime) -> Response | None:
@@ -66,6 +68,14 @@ def routes(runtime: Runtime) -> list[Route]:
         return JSONResponse(key.public())
 
     return [
-        Route("/admin/api/keys", collection, methods=["GET", "POST"]),
-        Route("/admin/api/keys/{key_id}", item, methods=["GET", "DELETE"]),
+        ApiRoute("/admin/api/keys", collection, {
+            "GET": Operation(summary="List API keys", security="admin", responses=("200", "401")),
+            "POST": Operation(summary="Create an API key", security="admin", responses=("201", "400", "401"),
+                              body=json_body({"type": "object", "required": ["name"],
+                                              "properties": {"name": {"type": "string"}, "plan": {"type": "string"}}})),
+        }),
+        ApiRoute("/admin/api/keys/{key_id}", item, {
+            "GET": Operation(summary="Describe an API key", security="admin", responses=("200", "401", "404")),
+            "DELETE": Operation(summary="Revoke an API key", security="admin", responses=("200", "401", "404")),
+        }),
     ]

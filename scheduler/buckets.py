@@ -15,8 +15,8 @@ announced once, and only when complete:
   runs them with ``trigger = "bucket"`` and retries them per the function's ``max_retries``.
 - an object whose content (eTag) did not change is not announced again (a ``touch``, a restart).
 
-The event is the S3 ``ObjectCreated:Put`` / ``ObjectRemoved:Delete`` notification of
-``shared/contracts/aws-wire-formats.md`` section 5.
+The event is the S3 ``ObjectCreated:Put`` / ``ObjectRemoved:Delete`` notification, version 2.1 of
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html.
 """
 
 from __future__ import annotations

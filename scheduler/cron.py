@@ -32,8 +32,6 @@ from scheduler.expressions import ExpressionTrigger
 
 log = logging.getLogger(__name__)
 
-_TINY = timedelta(microseconds=1)
-
 
 class _FireTrigger(ExpressionTrigger):
     """An ExpressionTrigger that remembers the fire time APScheduler last computed from.
