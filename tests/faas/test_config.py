@@ -74,6 +74,6 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_shipped_config_is_valid() -> None:
-    config = load_config(Path(__file__).parent.parent / "config.toml")
+    config = load_config(Path(__file__).parents[2] / "config.toml")
     assert {"hello", "echo", "webapp", "slow", "thumbnail"} <= set(config.functions)
     assert {b.name for b in config.buckets} == {"uploads", "thumbnails"}

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import Server, start_server
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 
 
 @pytest.fixture(scope="module")

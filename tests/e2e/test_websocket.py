@@ -232,7 +232,7 @@ def test_disconnect_mid_call(server: Server, events_dir: Path) -> None:
 
 
 def test_chat_example_broadcasts(tmp_path: Path) -> None:
-    root = Path(__file__).parent.parent
+    root = Path(__file__).parents[2]
     shutil.copytree(root / "functions", tmp_path / "functions", ignore=shutil.ignore_patterns("__pycache__"))
     config = "[executor]" + (root / "config.toml").read_text().split("[executor]", 1)[1]
     srv = start_server(tmp_path, {}, config)
