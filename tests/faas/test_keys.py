@@ -21,7 +21,7 @@ from faas.exceptions import FaaSError, InvalidRequest, KeyNotFound
 from faas.keys import ApiKey, Keyring, hash_secret, new_key_id, new_secret, validate_new_key
 from faas.secretbox import SecretBox
 from faas.store import SQLiteStore
-from faas.store_keys import KeyStore
+from faas.store import KeyStore
 
 T = TypeVar("T")
 

@@ -17,7 +17,7 @@ from faas.config import UsagePlanConfig
 from faas.exceptions import QuotaExceeded, RateLimited, Unauthorized
 from faas.keys import ApiKey
 from faas.store import SQLiteStore
-from faas.store_keys import KeyStore
+from faas.store import UsageStore
 from faas.usage import UsageLimiter, period_of
 
 T = TypeVar("T")
@@ -36,12 +36,12 @@ def plan(name: str = "p", **limits: float | int | str) -> dict[str, UsagePlanCon
     return {name: UsagePlanConfig(name=name, **limits)}  # type: ignore[arg-type]
 
 
-def with_limiter(path: Path, plans: Mapping[str, UsagePlanConfig], body: Callable[[UsageLimiter, KeyStore], Awaitable[T]]) -> T:
+def with_limiter(path: Path, plans: Mapping[str, UsagePlanConfig], body: Callable[[UsageLimiter, UsageStore], Awaitable[T]]) -> T:
     """Run ``body`` with a started limiter over a real store at ``path``; stopping it flushes."""
 
     async def scenario() -> T:
         async with SQLiteStore(path) as store:
-            keys = KeyStore(store)
+            keys = UsageStore(store)
             async with UsageLimiter(keys, plans) as limiter:
                 return await body(limiter, keys)
 
@@ -123,7 +123,7 @@ def test_a_period_label_holds_for_its_whole_length() -> None:
 
 
 def test_a_full_bucket_lets_exactly_the_burst_through(tmp_path: Path) -> None:
-    async def body(limiter: UsageLimiter, _: KeyStore) -> int:
+    async def body(limiter: UsageLimiter, _: UsageStore) -> int:
         return await admitted(limiter, key("p"), 10)
 
     # one token a thousand seconds: nothing refills during the test
@@ -131,7 +131,7 @@ def test_a_full_bucket_lets_exactly_the_burst_through(tmp_path: Path) -> None:
 
 
 def test_throttled_says_which_key_and_when_to_retry(tmp_path: Path) -> None:
-    async def body(limiter: UsageLimiter, _: KeyStore) -> RateLimited:
+    async def body(limiter: UsageLimiter, _: UsageStore) -> RateLimited:
         await limiter.admit(key("p"))
         with pytest.raises(RateLimited) as caught:
             await limiter.admit(key("p"))
@@ -144,7 +144,7 @@ def test_throttled_says_which_key_and_when_to_retry(tmp_path: Path) -> None:
 
 
 def test_the_bucket_refills_at_the_rate(tmp_path: Path) -> None:
-    async def body(limiter: UsageLimiter, _: KeyStore) -> tuple[int, int, float]:
+    async def body(limiter: UsageLimiter, _: UsageStore) -> tuple[int, int, float]:
         k = key("p")
         first = await admitted(limiter, k, 5)
         with pytest.raises(RateLimited) as caught:
@@ -160,7 +160,7 @@ def test_the_bucket_refills_at_the_rate(tmp_path: Path) -> None:
 
 
 def test_the_bucket_never_holds_more_than_the_burst(tmp_path: Path) -> None:
-    async def body(limiter: UsageLimiter, _: KeyStore) -> int:
+    async def body(limiter: UsageLimiter, _: UsageStore) -> int:
         k = key("p")
         await admitted(limiter, k, 5)
         await asyncio.sleep(0.2)  # ten tokens' worth at 50/s
@@ -170,7 +170,7 @@ def test_the_bucket_never_holds_more_than_the_burst(tmp_path: Path) -> None:
 
 
 def test_each_key_has_its_own_bucket(tmp_path: Path) -> None:
-    async def body(limiter: UsageLimiter, _: KeyStore) -> tuple[int, int, int]:
+    async def body(limiter: UsageLimiter, _: UsageStore) -> tuple[int, int, int]:
         a, b = key("p", "FKAAAAAAAAAAAAAAAAAA"), key("p", "FKBBBBBBBBBBBBBBBBBB")
         return await admitted(limiter, a, 5), await admitted(limiter, b, 5), await admitted(limiter, a, 5)
 
@@ -180,7 +180,7 @@ def test_each_key_has_its_own_bucket(tmp_path: Path) -> None:
 def test_new_plans_start_with_full_buckets(tmp_path: Path) -> None:
     plans = plan(rate=0.001, burst=2)
 
-    async def body(limiter: UsageLimiter, _: KeyStore) -> tuple[int, int]:
+    async def body(limiter: UsageLimiter, _: UsageStore) -> tuple[int, int]:
         drained = await admitted(limiter, key("p"), 5)
         limiter.update_plans(plans)
         return drained, await admitted(limiter, key("p"), 5)
@@ -189,14 +189,14 @@ def test_new_plans_start_with_full_buckets(tmp_path: Path) -> None:
 
 
 def test_a_key_without_a_plan_is_never_limited(tmp_path: Path) -> None:
-    async def body(limiter: UsageLimiter, _: KeyStore) -> int:
+    async def body(limiter: UsageLimiter, _: UsageStore) -> int:
         return await admitted(limiter, key(None), 1000)
 
     assert with_limiter(tmp_path / "faas.db", plan(rate=0.001, burst=1, quota=1), body) == 1000
 
 
 def test_a_key_whose_plan_is_not_configured_is_refused(tmp_path: Path) -> None:
-    async def body(limiter: UsageLimiter, _: KeyStore) -> str:
+    async def body(limiter: UsageLimiter, _: UsageStore) -> str:
         with pytest.raises(Unauthorized) as caught:
             await limiter.admit(key("gone"))
         return str(caught.value)
@@ -209,7 +209,7 @@ def test_a_key_whose_plan_is_not_configured_is_refused(tmp_path: Path) -> None:
 
 
 def test_quota_admits_exactly_the_quota_and_saves_the_count(tmp_path: Path) -> None:
-    async def body(limiter: UsageLimiter, keys: KeyStore) -> tuple[int, QuotaExceeded]:
+    async def body(limiter: UsageLimiter, keys: UsageStore) -> tuple[int, QuotaExceeded]:
         k = key("p")
         n = await admitted(limiter, k, 3)
         with pytest.raises(QuotaExceeded) as caught:
@@ -222,7 +222,7 @@ def test_quota_admits_exactly_the_quota_and_saves_the_count(tmp_path: Path) -> N
     assert exc.key_id == "FKTESTKEY000000000001"
     assert "quota of 3 requests per day" in str(exc)
 
-    async def stored(_: UsageLimiter, keys: KeyStore) -> int:
+    async def stored(_: UsageLimiter, keys: UsageStore) -> int:
         return await keys.usage("FKTESTKEY000000000001", period_of("day", time.time()))
 
     assert with_limiter(path, {}, stored) == 3  # refusals are not counted
@@ -232,7 +232,7 @@ def test_a_used_quota_survives_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "faas.db"
     plans = plan(quota=2, quota_period="month")
 
-    async def use(limiter: UsageLimiter, _: KeyStore) -> int:
+    async def use(limiter: UsageLimiter, _: UsageStore) -> int:
         return await admitted(limiter, key("p"), 5)
 
     assert with_limiter(path, plans, use) == 2
@@ -240,7 +240,7 @@ def test_a_used_quota_survives_a_restart(tmp_path: Path) -> None:
 
 
 def test_counts_already_in_the_store_count(tmp_path: Path) -> None:
-    async def body(limiter: UsageLimiter, keys: KeyStore) -> int:
+    async def body(limiter: UsageLimiter, keys: UsageStore) -> int:
         k = key("p")
         await keys.save_usage([(k.id, period_of("week", time.time()), 4)])
         return await admitted(limiter, k, 5)
@@ -249,7 +249,7 @@ def test_counts_already_in_the_store_count(tmp_path: Path) -> None:
 
 
 def test_counts_reach_the_store_while_running(tmp_path: Path) -> None:
-    async def body(limiter: UsageLimiter, keys: KeyStore) -> int:
+    async def body(limiter: UsageLimiter, keys: UsageStore) -> int:
         k = key("p")
         await admitted(limiter, k, 7)
         period = period_of("month", time.time())
@@ -262,7 +262,7 @@ def test_counts_reach_the_store_while_running(tmp_path: Path) -> None:
 
 
 def test_a_throttled_request_does_not_use_quota(tmp_path: Path) -> None:
-    async def body(limiter: UsageLimiter, keys: KeyStore) -> tuple[int, int]:
+    async def body(limiter: UsageLimiter, keys: UsageStore) -> tuple[int, int]:
         k = key("p")
         n = await admitted(limiter, k, 5)
         await limiter.flush()
@@ -274,7 +274,7 @@ def test_a_throttled_request_does_not_use_quota(tmp_path: Path) -> None:
 def test_concurrent_first_requests_load_the_count_once(tmp_path: Path) -> None:
     """Many requests of a key arriving together before its count is loaded still add up exactly."""
 
-    async def body(limiter: UsageLimiter, keys: KeyStore) -> tuple[int, int]:
+    async def body(limiter: UsageLimiter, keys: UsageStore) -> tuple[int, int]:
         k = key("p")
         await keys.save_usage([(k.id, period_of("day", time.time()), 10)])
         results = await asyncio.gather(*(limiter.admit(k) for _ in range(20)), return_exceptions=True)
