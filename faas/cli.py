@@ -24,6 +24,7 @@ from typing import Any
 from faas.admin_key import load_admin_key
 from faas.config import Config, load_config
 from faas.exceptions import ConfigError, FaaSError
+from faas.locations import local_url
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -107,12 +108,9 @@ def serve(config: Config, host: str | None, port: int | None) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     port = config.server.port if port is None else port
-    public_host = host or config.server.host
-    if public_host in ("0.0.0.0", "::", ""):
-        public_host = "127.0.0.1"
     # DESIGN's start order: after the core (async queue included), the schedules' clock, then the
     # bucket watches; they stop first.
-    runtime = Runtime(config, endpoint_url=f"http://{public_host}:{port}", extensions=[CronScheduler, BucketWatcher])
+    runtime = Runtime(config, endpoint_url=local_url(host or config.server.host, port), extensions=[CronScheduler, BucketWatcher])
     app = create_app(runtime)
     uv_config = uvicorn.Config(
         app,
@@ -137,10 +135,7 @@ def serve(config: Config, host: str | None, port: int | None) -> int:
 def server_url(config: Config, url: str | None) -> str:
     if url:
         return url.rstrip("/")
-    host = config.server.host
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    return f"http://{host}:{config.server.port}"
+    return local_url(config.server.host, config.server.port)
 
 
 def admin_key(config: Config) -> str:
@@ -204,11 +199,11 @@ def parse_since(text: str) -> float:
 
 
 async def logs(config: Config, name: str, since: str | None, follow: bool, request_id: str | None) -> int:
-    from faas.runtime import DB_FILE
+    from faas.locations import db_path
     from faas.store import SQLiteStore
 
     since_ts = parse_since(since) if since else None
-    db = config.server.data_dir / DB_FILE
+    db = db_path(config.server.data_dir)
     if not db.exists():
         raise CliError(f"no data yet: {db} does not exist (has the server run?)")
     if name not in config.functions:

@@ -80,10 +80,10 @@ def _print(bill: billing.Bill, fmt: str, title: str | None = None, names: dict[s
 
 
 async def show_bill(config: Config, month: str | None, by: str, fmt: str) -> int:
-    from faas.runtime import DB_FILE
+    from faas.locations import db_path
     from faas.store import SQLiteStore
 
-    db = config.server.data_dir / DB_FILE
+    db = db_path(config.server.data_dir)
     if not db.exists():
         raise CliError(f"no data yet: {db} does not exist (has the server run?)")
     async with SQLiteStore(db) as store:

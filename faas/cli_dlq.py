@@ -33,14 +33,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 async def dlq(config: Config, args: argparse.Namespace) -> int:
-    from faas.runtime import DB_FILE
+    from faas.locations import db_path
     from faas.store_events import EventStore
 
     if args.action == "replay" and bool(args.ids) == bool(args.all):
         raise CliError("give dead letter ids, or --all (not both)", EXIT_USAGE)
     if args.action == "replay" and args.function and not args.all:
         raise CliError("--function goes with --all", EXIT_USAGE)
-    db = config.server.data_dir / DB_FILE
+    db = db_path(config.server.data_dir)
     if not db.exists():
         raise CliError(f"no data yet: {db} does not exist (has the server run?)")
     async with EventStore(db) as store:

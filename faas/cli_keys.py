@@ -56,13 +56,13 @@ def _server(config: Config, method: str, path: str, url: str | None, body: dict[
 
 async def _offline(config: Config, action: str, *args: Any) -> Any:
     from faas.keys import Keyring
-    from faas.runtime import DB_FILE
+    from faas.locations import db_path
     from faas.secretbox import SecretBox
     from faas.store import SQLiteStore
     from faas.store_keys import KeyStore
 
     data_dir = config.server.data_dir
-    async with SQLiteStore(data_dir / DB_FILE) as store:
+    async with SQLiteStore(db_path(data_dir)) as store:
         ring = Keyring(KeyStore(store), SecretBox.load(data_dir))
         if action == "create":
             key, secret = await ring.create(*args)

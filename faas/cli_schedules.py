@@ -84,11 +84,11 @@ def _call(config: Config, method: str, url: str) -> Any:
 
 async def _offline(config: Config, action: str, name: str, limit: int) -> Any:
     from faas.exceptions import FaaSError
-    from faas.runtime import DB_FILE
+    from faas.locations import db_path
     from faas.schedules import ScheduleBook
     from faas.store_events import EventStore
 
-    db = config.server.data_dir / DB_FILE
+    db = db_path(config.server.data_dir)
     if not db.exists() and action in ("list", "runs"):
         raise CliError(f"no data yet: {db} does not exist (has the server run?)")
     async with EventStore(db) as store:
