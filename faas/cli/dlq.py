@@ -13,8 +13,7 @@ import asyncio
 import json
 from typing import Any
 
-from faas._cli_table import print_table
-from faas.cli import EXIT_USAGE, CliError
+from faas.cli._common import EXIT_USAGE, CliError, open_event_store, print_table
 from faas.config import Config
 from faas.events import DeadLetter, iso_time
 
@@ -33,17 +32,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 async def dlq(config: Config, args: argparse.Namespace) -> int:
-    from faas.runtime import DB_FILE
-    from faas.store import EventStore
-
     if args.action == "replay" and bool(args.ids) == bool(args.all):
         raise CliError("give dead letter ids, or --all (not both)", EXIT_USAGE)
     if args.action == "replay" and args.function and not args.all:
         raise CliError("--function goes with --all", EXIT_USAGE)
-    db = config.server.data_dir / DB_FILE
-    if not db.exists():
-        raise CliError(f"no data yet: {db} does not exist (has the server run?)")
-    async with EventStore(db) as store:
+    async with open_event_store(config) as store:
         if args.action == "list":
             letters = await store.dead_letters(args.function)
             if args.json:

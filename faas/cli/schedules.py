@@ -9,17 +9,12 @@ server, since only it runs functions.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import sys
 from typing import Any
 from urllib.parse import quote
 
-from faas._cli_table import print_table
-from faas.cli import EXIT_FAILED, EXIT_UNREACHABLE, CliError, request, server_url
+from faas.cli._common import EXIT_UNREACHABLE, CliError, open_event_store, print_table, server_else_store, server_url
 from faas.config import Config
-
-ACTIONS = ("pause", "resume", "run")
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -43,20 +38,23 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 def schedules(config: Config, args: argparse.Namespace) -> int:
     base = f"{server_url(config, args.url)}/admin/api/schedules"
     action: str = args.action
+    name: str = getattr(args, "name", "")
+    if action == "list":
+        method, url = "GET", base
+    elif action == "runs":
+        method, url = "GET", f"{base}/{quote(name, safe='')}?limit={args.limit}"
+    else:
+        method, url = "POST", f"{base}/{quote(name, safe='')}/{action}"
+    # Only the server runs functions, so `run` has no store fallback.
+    on_store = None if action == "run" else lambda: _on_store(config, action, name, getattr(args, "limit", 20))
     try:
-        if action == "list":
-            data = _call(config, "GET", base)
-        elif action == "runs":
-            data = _call(config, "GET", f"{base}/{quote(args.name, safe='')}?limit={args.limit}")
-        else:
-            data = _call(config, "POST", f"{base}/{quote(args.name, safe='')}/{action}")
+        data = server_else_store(
+            config, method, url, on_store, note=f"server not reachable ({base}); using the store directly",
+        )
     except CliError as exc:
-        if exc.code != EXIT_UNREACHABLE:
-            raise
-        if action == "run":
+        if on_store is None and exc.code == EXIT_UNREACHABLE:
             raise CliError(f"{exc}: `faas schedules run` needs the server running", EXIT_UNREACHABLE) from None
-        print(f"faas: note: server not reachable ({base}); using the store directly", file=sys.stderr)
-        data = asyncio.run(_offline(config, action, getattr(args, "name", ""), getattr(args, "limit", 20)))
+        raise
     if getattr(args, "json", False):
         print(json.dumps(data, indent=2))
     elif action == "list":
@@ -71,27 +69,11 @@ def schedules(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def _call(config: Config, method: str, url: str) -> Any:
-    status, _, body = request(config, method, url)
-    try:
-        data = json.loads(body)
-    except ValueError:
-        data = {"message": body.decode("utf-8", "replace")}
-    if status >= 400:
-        raise CliError(str(data.get("message", status)), EXIT_FAILED)
-    return data
-
-
-async def _offline(config: Config, action: str, name: str, limit: int) -> Any:
+async def _on_store(config: Config, action: str, name: str, limit: int) -> Any:
     from faas.exceptions import FaaSError
-    from faas.runtime import DB_FILE
     from faas.schedules import ScheduleBook
-    from faas.store import EventStore
 
-    db = config.server.data_dir / DB_FILE
-    if not db.exists() and action in ("list", "runs"):
-        raise CliError(f"no data yet: {db} does not exist (has the server run?)")
-    async with EventStore(db) as store:
+    async with open_event_store(config, must_exist=action in ("list", "runs")) as store:
         book = ScheduleBook(store, lambda: config, None)
         try:
             if action == "list":

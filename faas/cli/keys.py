@@ -4,15 +4,10 @@ when the server is not running (the server picks up such changes within a few se
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import sys
 from typing import Any
 
-import os
-
-from faas import cli
-from faas.admin_key import load_admin_key
+from faas.cli._common import EXIT_USAGE, CliError, open_store, print_table, server_else_store, server_url
 from faas.config import Config
 from faas.exceptions import InvalidRequest, KeyNotFound
 
@@ -35,47 +30,32 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     revoke.set_defaults(run=lambda config, a: revoke_key(config, a.id, a.url))
 
 
-def _server(config: Config, method: str, path: str, url: str | None, body: dict[str, Any] | None = None) -> tuple[int, Any] | None:
-    """Call the admin API; None when no server answers (then the store is used directly)."""
-    if load_admin_key(config.server.data_dir, os.environ, create=False) is None:
-        return None
-    try:
-        status, _, raw = cli.request(
-            config, method, f"{cli.server_url(config, url)}{path}",
-            json.dumps(body).encode() if body is not None else None, {"Content-Type": "application/json"},
-        )
-    except cli.CliError as exc:
-        if exc.code == cli.EXIT_UNREACHABLE:
-            return None
-        raise
-    try:
-        return status, json.loads(raw or b"null")
-    except ValueError:
-        raise cli.CliError(f"the server answered {status} with a body that is not JSON") from None
+def _keys(config: Config, method: str, path: str, url: str | None, action: str, *args: Any,
+          body: dict[str, Any] | None = None) -> Any:
+    """The admin API's answer, else the same from the store. Keys need no running server: without
+    an admin key (no server has started here yet) they go straight to the store."""
+    return server_else_store(
+        config, method, f"{server_url(config, url)}/admin/api/keys{path}", lambda: _on_store(config, action, *args),
+        body=body, keyless_to_store=True, bad_request=EXIT_USAGE,
+    )
 
 
-async def _offline(config: Config, action: str, *args: Any) -> Any:
+async def _on_store(config: Config, action: str, *args: Any) -> Any:
     from faas.keys import Keyring
-    from faas.runtime import DB_FILE
     from faas.secretbox import SecretBox
-    from faas.store import SQLiteStore
     from faas.store import KeyStore
 
-    data_dir = config.server.data_dir
-    async with SQLiteStore(data_dir / DB_FILE) as store:
-        ring = Keyring(KeyStore(store), SecretBox.load(data_dir))
+    async with open_store(config, must_exist=False) as store:
+        ring = Keyring(KeyStore(store), SecretBox.load(config.server.data_dir))
         if action == "create":
             key, secret = await ring.create(*args)
             return {"id": key.id, "secret": secret, "name": key.name, "plan": key.plan}
         if action == "list":
             return {"keys": [k.public() for k in await ring.list()]}
-        return (await ring.revoke(*args)).public()
-
-
-def _fail_on(status: int, data: Any) -> None:
-    if status >= 400:
-        message = data.get("message") if isinstance(data, dict) else data
-        raise cli.CliError(str(message), cli.EXIT_USAGE if status == 400 else cli.EXIT_FAILED)
+        try:
+            return (await ring.revoke(*args)).public()
+        except KeyNotFound as exc:
+            raise CliError(str(exc)) from exc
 
 
 def create_key(config: Config, name: str, plan: str | None, url: str | None) -> int:
@@ -84,46 +64,23 @@ def create_key(config: Config, name: str, plan: str | None, url: str | None) -> 
     try:
         validate_new_key(name, plan, config.usage_plans)
     except InvalidRequest as exc:
-        raise cli.CliError(str(exc), cli.EXIT_USAGE) from exc
-    answer = _server(config, "POST", "/admin/api/keys", url, {"name": name, "plan": plan})
-    if answer is None:
-        data = asyncio.run(_offline(config, "create", name.strip(), plan))
-    else:
-        _fail_on(*answer)
-        data = answer[1]
+        raise CliError(str(exc), EXIT_USAGE) from exc
+    data = _keys(config, "POST", "", url, "create", name.strip(), plan, body={"name": name, "plan": plan})
     print(json.dumps({"id": data["id"], "secret": data["secret"], "name": data["name"], "plan": data["plan"]}))
     return 0
 
 
 def list_keys(config: Config, fmt: str, url: str | None) -> int:
-    answer = _server(config, "GET", "/admin/api/keys", url)
-    if answer is None:
-        data = asyncio.run(_offline(config, "list"))
-    else:
-        _fail_on(*answer)
-        data = answer[1]
-    keys = data["keys"]
+    keys = _keys(config, "GET", "", url, "list")["keys"]
     if fmt == "json":
         print(json.dumps(keys, indent=2))
         return 0
-    rows = [("ID", "NAME", "PLAN", "STATUS")] + [
+    print_table([("ID", "NAME", "PLAN", "STATUS")] + [
         (k["id"], k["name"], k["plan"] or "-", "revoked" if k["revoked"] else "active") for k in keys
-    ]
-    widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
-    for r in rows:
-        sys.stdout.write("  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip() + "\n")
+    ])
     return 0
 
 
 def revoke_key(config: Config, key_id: str, url: str | None) -> int:
-    answer = _server(config, "DELETE", f"/admin/api/keys/{key_id}", url)
-    if answer is None:
-        try:
-            data = asyncio.run(_offline(config, "revoke", key_id))
-        except KeyNotFound as exc:
-            raise cli.CliError(str(exc)) from exc
-    else:
-        _fail_on(*answer)
-        data = answer[1]
-    print(json.dumps(data))
+    print(json.dumps(_keys(config, "DELETE", f"/{key_id}", url, "revoke", key_id)))
     return 0

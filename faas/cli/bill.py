@@ -19,7 +19,7 @@ from typing import Any
 
 from faas import billing
 from faas.bills import BY, FORMATS, bill_csv, bill_json, bill_table, current_month, key_names, month_bill, prices_of
-from faas.cli import EXIT_USAGE, CliError
+from faas.cli._common import EXIT_USAGE, CliError, open_store
 from faas.config import Config
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -80,13 +80,7 @@ def _print(bill: billing.Bill, fmt: str, title: str | None = None, names: dict[s
 
 
 async def show_bill(config: Config, month: str | None, by: str, fmt: str) -> int:
-    from faas.runtime import DB_FILE
-    from faas.store import SQLiteStore
-
-    db = config.server.data_dir / DB_FILE
-    if not db.exists():
-        raise CliError(f"no data yet: {db} does not exist (has the server run?)")
-    async with SQLiteStore(db) as store:
+    async with open_store(config) as store:
         bill = await month_bill(store, month or current_month(), prices_of(config.billing), by=by)
         names = await key_names(store) if by == "key" and fmt == "table" else None
     _print(bill, fmt, names=names)
