@@ -137,6 +137,8 @@ K = F + '[[buckets]]\nname = "ups"\n'
         ('[executor]\nspeed = 1\n', 'executor.speed: unknown key'),
         ('functions = 1\n', 'functions: must be a table, got 1'),
         ('[functions]\nf = 1\n', 'functions.f: must be a table, got 1'),
+        ('[functions]\n"a b" = 1\n', 'functions.a b: must be a table, got 1'),
+        ('[usage_plans]\n"a b" = 1\n', 'usage_plans.a b: must be a table, got 1'),
         ('[functions."a b"]\nhandler = "a.b"\n',
          'functions."a b": a function name must be 1-64 letters, digits, "-" or "_"'),
         ('[functions.f]\nhandler = "f"\n',
