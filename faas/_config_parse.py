@@ -17,14 +17,14 @@ from faas.exceptions import ConfigError
 
 __all__ = [
     "Table",
-    "array",
+    "entries",
     "field_default",
-    "first_repeat",
     "is_integer",
     "is_number",
     "named_entries",
     "named_tables",
     "show",
+    "unique",
 ]
 
 _FIELD: Any = object()  # the default of a getter's ``default``: the record field's own
@@ -64,14 +64,13 @@ def is_number(value: Any, lo: float, hi: float) -> TypeGuard[int | float]:
     return not isinstance(value, bool) and isinstance(value, (int, float)) and lo <= value <= hi
 
 
-def first_repeat(values: Iterable[str]) -> tuple[int, int] | None:
-    """``(i, j)`` for the first value seen twice: entry ``i`` repeats the value of entry ``j``."""
+def unique(values: Iterable[str], message: Callable[[int, str, int], str]) -> None:
+    """Refuse the first value seen twice with ``message(i, value, j)``: entry ``i`` repeats entry ``j``."""
     seen: dict[str, int] = {}
     for i, value in enumerate(values):
         if value in seen:
-            return i, seen[value]
+            raise ConfigError(message(i, value, seen[value]))
         seen[value] = i
-    return None
 
 
 class Table:
@@ -167,6 +166,12 @@ def array(raw: Any, name: str) -> list[Any]:
     return raw
 
 
+def entries(raw: Any, section: str, record: type[Any]) -> Iterator[Table]:
+    """The tables of ``[[section]]``, each to be read into a ``record``."""
+    for i, data in enumerate(array(raw, section)):
+        yield Table(data, f"{section}[{i}]", record)
+
+
 def named_tables(t: Table, record: type[Any], valid: Callable[[str], bool], rule: str) -> Iterator[tuple[Table, str]]:
     """The tables ``[section.NAME]`` in ``t``, each with its NAME: valid, else ``rule`` says why."""
     for name, data in t.data.items():
@@ -181,8 +186,7 @@ def named_entries(
 ) -> Iterator[tuple[Table, str]]:
     """The tables of ``[[section]]``, each with its ``name``: valid (else ``rule`` says why) and unique."""
     seen: dict[str, int] = {}
-    for i, data in enumerate(array(raw, section)):
-        t = Table(data, f"{section}[{i}]", record)
+    for i, t in enumerate(entries(raw, section, record)):
         name = t.string("name", required=True)
         if not valid(name):
             raise ConfigError(f'{t.key("name")} = "{name}": {rule}')

@@ -21,14 +21,14 @@ from typing import Any
 
 from faas._config_parse import (
     Table,
-    array,
+    entries,
     field_default,
-    first_repeat,
     is_integer,
     is_number,
     named_entries,
     named_tables,
     show,
+    unique,
 )
 from faas._config_records import (
     BillingConfig,
@@ -100,6 +100,9 @@ RESERVED_ENV = frozenset(
 
 
 # --- sections: each default comes from its record's field (see faas/_config_parse.py) -----------
+
+
+_NAME_RULE = 'name must be 1-64 letters, digits, "-" or "_"'
 
 
 def _plain_name(name: str) -> bool:
@@ -372,30 +375,20 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     root = Table(data, "")
     server = _server(root.table("server", ServerConfig), path.parent)
     executor = _executor(root.table("executor", ExecutorConfig))
-    function_rule = 'a function name must be 1-64 letters, digits, "-" or "_"'
     functions = {
         name: _function(t, name)
-        for t, name in named_tables(root.table("functions"), FunctionConfig, _plain_name, function_rule)
+        for t, name in named_tables(root.table("functions"), FunctionConfig, _plain_name, f"a function {_NAME_RULE}")
     }
-    routes = tuple(
-        _route(Table(r, f"routes[{i}]", RouteConfig), functions)
-        for i, r in enumerate(array(root.take("routes", []), "routes"))
-    )
-    if repeat := first_repeat(route.route_key for route in routes):
-        i, j = repeat
-        raise ConfigError(f'routes[{i}]: "{routes[i].route_key}" is already routed by routes[{j}]')
-    plan_rule = 'a plan name must be 1-64 letters, digits, "-" or "_"'
+    routes = tuple(_route(t, functions) for t in entries(root.take("routes", []), "routes", RouteConfig))
+    unique((r.route_key for r in routes), lambda i, key, j: f'routes[{i}]: "{key}" is already routed by routes[{j}]')
     usage_plans = {
         name: _usage_plan(t, name)
-        for t, name in named_tables(root.table("usage_plans"), UsagePlanConfig, _plain_name, plan_rule)
+        for t, name in named_tables(root.table("usage_plans"), UsagePlanConfig, _plain_name, f"a plan {_NAME_RULE}")
     }
     websockets = tuple(
-        _websocket(Table(w, f"websockets[{i}]", WebSocketConfig), functions)
-        for i, w in enumerate(array(root.take("websockets", []), "websockets"))
+        _websocket(t, functions) for t in entries(root.take("websockets", []), "websockets", WebSocketConfig)
     )
-    if repeat := first_repeat(ws.path for ws in websockets):
-        i, j = repeat
-        raise ConfigError(f'websockets[{i}].path = "{websockets[i].path}": already used by websockets[{j}]')
+    unique((w.path for w in websockets), lambda i, path, j: f'websockets[{i}].path = "{path}": already used by websockets[{j}]')
     billing = _billing(root.table("billing", BillingConfig))
     schedules = _schedules(root.take("schedules", []), functions)
     buckets = _buckets(root.take("buckets", []), functions)
