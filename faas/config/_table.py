@@ -1,4 +1,4 @@
-"""Reading a parsed TOML document key by key, for ``faas/config.py``; nothing here knows its sections.
+"""Reading a parsed TOML document key by key, for ``faas.config.load``; nothing here knows its sections.
 
 A :class:`Table` is read into one record (a dataclass): a key left out takes the default of the
 record's field of the same name, so every default is written once, on the dataclass. Each typed

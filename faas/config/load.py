@@ -5,8 +5,8 @@ Every error names the key path, the bad value and what is allowed, e.g.
 relative to the file itself.
 
 This module holds the rules (what each key accepts) and reads each section; the records it fills
-are in faas/_config_records.py, where each default is written once, and the generic key-by-key
-reading of a TOML table is in faas/_config_parse.py. Import all of them from here.
+are in records.py, where each default is written once, and the generic key-by-key reading of a TOML
+table is in _table.py. Import them all from ``faas.config``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from faas._config_parse import (
+from faas.config._table import (
     Table,
     entries,
     field_default,
@@ -30,7 +30,7 @@ from faas._config_parse import (
     show,
     unique,
 )
-from faas._config_records import (
+from faas.config.records import (
     BillingConfig,
     BucketConfig,
     Config,
@@ -45,20 +45,6 @@ from faas._config_records import (
 from faas.exceptions import ConfigError
 from faas.expressions import ScheduleExpressionError, parse_expression
 
-__all__ = [
-    "Config",
-    "ServerConfig",
-    "ExecutorConfig",
-    "FunctionConfig",
-    "RouteConfig",
-    "BillingConfig",
-    "UsagePlanConfig",
-    "WebSocketConfig",
-    "ScheduleConfig",
-    "BucketConfig",
-    "load_config",
-    "parse_config",
-]
 
 FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
@@ -100,7 +86,7 @@ RESERVED_ENV = frozenset(
 )
 
 
-# --- sections: each default comes from its record's field (see faas/_config_parse.py) -----------
+# --- sections: each default comes from its record's field (see _table.py) -----------
 
 
 _NAME_RULE = 'name must be 1-64 letters, digits, "-" or "_"'

@@ -1,4 +1,4 @@
-"""The frozen records ``config.toml`` is parsed into (by faas/config.py, which exports them).
+"""The frozen records ``config.toml`` is parsed into (by ``faas.config.load``; ``faas.config`` exports them).
 
 Each default is written once, here, on its field: the parser takes a left-out key's value from the
 field of the same name. Lambda's prices and free tier default to faas/billing.py's price list.
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from faas._config_parse import field_default
+from faas.config._table import field_default
 from faas.billing import Prices
 
 __all__ = [
