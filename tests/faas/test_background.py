@@ -120,13 +120,16 @@ def test_wake_loop_retries_after_an_error_after_the_delay(caplog: pytest.LogCapt
 
 def test_wake_loop_other_errors_end_the_loop_and_surface_at_stop() -> None:
     async def main() -> None:
+        ran = asyncio.Event()
+
         async def step() -> None:
+            ran.set()
             raise ValueError("bug")
 
         loop = WakeLoop(step, name="test", errors=(Flaky,))
         loop.start()
         loop.wake()
-        await asyncio.sleep(0.01)
+        await ran.wait()
         await loop.stop()
 
     with pytest.raises(ValueError, match="bug"):
@@ -161,10 +164,11 @@ def test_wake_loop_stop_does_not_wait_out_a_retry_delay() -> None:
         async def step() -> None:
             raise Flaky("down")
 
-        loop = WakeLoop(step, name="test", errors=(Flaky,), retry=30.0, on_error=lambda exc: None)
+        failed = asyncio.Event()
+        loop = WakeLoop(step, name="test", errors=(Flaky,), retry=30.0, on_error=lambda exc: failed.set())
         loop.start()
         loop.wake()
-        await asyncio.sleep(0.02)
+        await failed.wait()
         started = time.monotonic()
         await loop.stop()
         return time.monotonic() - started
@@ -185,7 +189,7 @@ def test_outer_cancellation_propagates_through_wake_loop_stop() -> None:
         loop.wake()
         await entered.wait()
         owner = asyncio.create_task(loop.stop())
-        await asyncio.sleep(0.01)
+        await _until(lambda: loop.closing)  # the owner is waiting for the step in progress
         owner.cancel()
         with pytest.raises(asyncio.CancelledError):
             await owner
@@ -218,13 +222,14 @@ def test_outer_cancellation_propagates_through_task_set_cancel() -> None:
     async def main() -> list[str]:
         tasks = TaskSet("test")
         events: list[str] = []
-        started = asyncio.Event()
+        started, cleaning_up = asyncio.Event(), asyncio.Event()
 
         async def slow_to_stop() -> None:
             started.set()
             try:
                 await asyncio.sleep(3600)
             except asyncio.CancelledError:
+                cleaning_up.set()
                 await asyncio.sleep(0.05)  # cleanup, during which the owner is cancelled
                 events.append("task ended")
                 raise
@@ -236,7 +241,7 @@ def test_outer_cancellation_propagates_through_task_set_cancel() -> None:
         tasks.spawn(slow_to_stop())
         await started.wait()
         stopping = asyncio.create_task(owner())
-        await asyncio.sleep(0.01)
+        await cleaning_up.wait()  # the owner cancelled the task and waits for it to end
         stopping.cancel()
         with pytest.raises(asyncio.CancelledError):
             await stopping
