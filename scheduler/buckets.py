@@ -36,6 +36,7 @@ from urllib.parse import quote_plus
 
 import watchfiles
 
+from faas.background import TaskSet
 from faas.buckets import BUCKETS_DIR, UPLOAD_PREFIX, BucketKeyError, is_hidden, md5_file, object_path
 from faas.config import BucketConfig, Config
 from faas.events import BucketObject, QueuedEvent, iso_time
@@ -108,7 +109,7 @@ class BucketWatcher:
         self._refused: set[Key] = set()
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks = TaskSet("bucket watch")
         self._config_changed = False
         self.announced = 0
 
@@ -119,9 +120,9 @@ class BucketWatcher:
         await asyncio.to_thread(self._make_folders)
         await asyncio.to_thread(self._remove_stale_uploads)
         self._manifest = await self.store.bucket_objects()
-        loop = asyncio.get_running_loop()
-        ready = loop.create_future()
-        self._tasks = [loop.create_task(self._watch(ready)), loop.create_task(self._settle())]
+        ready = asyncio.get_running_loop().create_future()
+        self._tasks.spawn(self._watch(ready))
+        self._tasks.spawn(self._settle())
         await ready
         # A file landing before the watch is active and after this scan is found by the next rescan.
         await self._scan()
@@ -135,11 +136,7 @@ class BucketWatcher:
 
     async def __aexit__(self, *exc: object) -> None:
         self._stop.set()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._tasks.cancel()
 
     def _make_folders(self) -> None:
         for name in self._buckets():
