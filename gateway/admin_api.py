@@ -12,9 +12,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from faas.exceptions import FaaSError
+from faas.exceptions import FaaSError, ScheduleConflict, ScheduleNotFound
 from faas.runtime import Runtime
-from faas.schedules import ScheduleConflict, ScheduleNotFound
 from gateway.keys_api import admin_required
 
 MAX_RUNS = 1000

@@ -21,9 +21,9 @@ from typing import IO
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from faas.buckets import UPLOAD_PREFIX, BucketKeyError, bucket_root, object_path
+from faas.buckets import UPLOAD_PREFIX, bucket_root, object_path
 from faas.config import BucketConfig
-from faas.exceptions import QuotaExceeded, RateLimited, Unauthorized
+from faas.exceptions import BucketKeyError, QuotaExceeded, RateLimited, Unauthorized
 from faas.runtime import Runtime
 from faas.usage import retry_after_header
 from gateway.auth import admit, authenticate

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from faas.events import RunStatus, ScheduleRun
-from faas.schedules import ScheduleConflict, ScheduleNotFound
+from faas.exceptions import ScheduleConflict, ScheduleNotFound
 from gateway.admin.pages import Admin, action, page, redirect
 from gateway.admin.session import Session
 
