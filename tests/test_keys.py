@@ -1,4 +1,4 @@
-"""API keys, usage plans (rate, burst, quota) and SigV4 with the real boto3 client."""
+"""API keys, usage plans (rate, burst, quota) and SigV4 with the real boto3 client; how every door refuses."""
 
 from __future__ import annotations
 
