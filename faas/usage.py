@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import math
 import time
 from collections.abc import Mapping
 
@@ -129,7 +128,3 @@ class UsageLimiter:
         for slot in [s for s in self._counts if s not in dirty and s not in self._dirty]:
             if len(self._counts) > 10000:
                 del self._counts[slot]
-
-
-def retry_after_header(seconds: float) -> str:
-    return str(max(1, math.ceil(seconds)))

@@ -21,12 +21,12 @@ from urllib.parse import parse_qsl
 from starlette.types import Receive, Send
 
 from faas.config import Config, WebSocketConfig
-from faas.exceptions import FaaSError, QuotaExceeded, RateLimited, Throttled, Unauthorized
+from faas.exceptions import FaaSError, Throttled
 from faas.invoke import InvokeResult, new_request_id
 from faas.records import Trigger
 from faas.runtime import Runtime
 from gateway.asgi import fold_headers
-from gateway.auth import Caller, admit, authenticate
+from gateway.auth import REFUSALS, WEBSOCKETS, Caller, authorize
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +125,9 @@ class WebSocketApi:
         caller: Caller | None = None
         if ws.auth == "api_key":
             try:
-                caller = authenticate(self.runtime, scope, b"", query_key="api_key", allow_admin=False)
-                await admit(self.runtime, caller)
-            except (Unauthorized, RateLimited, QuotaExceeded) as exc:
-                log.info("websocket %s: connection refused: %s", ws.path, exc)
-                await send({"type": "websocket.close", "code": 1008})
+                caller = await authorize(self.runtime, scope, WEBSOCKETS)
+            except REFUSALS:
+                await send({"type": "websocket.close", "code": 1008})  # before the upgrade: uvicorn answers 403
                 return
         conn = Connection(secrets.token_urlsafe(12), ws, send, scope, caller)
         query = scope.get("query_string", b"").decode("latin-1")

@@ -37,10 +37,10 @@ from urllib.parse import quote_plus
 import watchfiles
 
 from faas.background import TaskSet
-from faas.buckets import BUCKETS_DIR, UPLOAD_PREFIX, BucketKeyError, is_hidden, md5_file, object_path
+from faas.buckets import BUCKETS_DIR, UPLOAD_PREFIX, is_hidden, md5_file, object_path
 from faas.config import BucketConfig, Config
 from faas.events import BucketObject, QueuedEvent, iso_time
-from faas.exceptions import FaaSError
+from faas.exceptions import BucketKeyError, FaaSError
 from faas.records import Trigger
 from faas.runtime import Runtime
 

@@ -20,12 +20,14 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from faas.billing import dollars
+from faas.exceptions import FaaSError
 from faas.runtime import Runtime
 from gateway.admin.session import Session, SessionSigner, csrf_ok, read_form, same_origin
-from gateway.auth import is_admin
+from gateway.auth import ADMIN_ONLY, REFUSALS, authorize
+from gateway.errors import admin_error, page_error
 
 __all__ = ["SECTIONS", "Admin", "Endpoint", "Handler", "Section", "action", "api", "page", "redirect", "secure"]
 
@@ -119,6 +121,13 @@ class Admin:
         return self.render(request, "error.html", section=section, session=session, status=status, title=title,
                            message=message, back=back)
 
+    def fail(self, request: Request, session: Session, exc: FaaSError, *, section: str,
+             back: str | None = None) -> Response:
+        """The error page for a core exception, in the admin table's words (gateway/errors.py)."""
+        error = page_error(exc)
+        return self.refuse(request, session, section=section, status=error.status, title=error.title,
+                           message=error.message, back=back)
+
 
 def secure(response: Response) -> Response:
     response.headers.update(SECURITY_HEADERS)
@@ -173,9 +182,10 @@ def api(handler: Callable[[Admin, Request], Awaitable[Response]]) -> Callable[[A
 
     def bind(admin: Admin) -> Endpoint:
         async def endpoint(request: Request) -> Response:
-            if not is_admin(request, admin.runtime.admin_key):
-                return secure(JSONResponse({"message": "Unauthorized: send the admin key as Authorization: Bearer"},
-                                           401, headers={"www-authenticate": "Bearer"}))
+            try:
+                await authorize(admin.runtime, request.scope, ADMIN_ONLY)
+            except REFUSALS as exc:
+                return secure(admin_error(exc, hint="Unauthorized: send the admin key as Authorization: Bearer"))
             return secure(await handler(admin, request))
 
         return endpoint

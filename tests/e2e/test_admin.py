@@ -370,6 +370,81 @@ def test_keys_page_shows_a_secret_once_and_revokes_at_once(site: Site) -> None:
         assert client.get("/admin/keys/FKNOSUCHKEY/revoke").status_code == 404
 
 
+def error_page(r: httpx.Response) -> tuple[int, str, str, str]:
+    """An admin error page as the user reads it: status, heading, sentence and where Back goes."""
+    m = re.search(r'<h1>(.*?)</h1>\s*<p class="alert" role="alert">(.*?)</p>\s*<p><a href="([^"]*)">', r.text, re.S)
+    assert m, r.text
+    return r.status_code, m.group(1), m.group(2), m.group(3)
+
+
+def test_admin_errors_in_their_words(site: Site) -> None:
+    """The admin JSON API and the admin pages answer each core error the same way every time."""
+    srv = site.server
+    json_answers = {}
+    for method, path, body in [
+        ("GET", "/admin/api/schedules/nope", None),
+        ("POST", "/admin/api/schedules/nope/pause", None),
+        ("POST", "/admin/api/schedules/nightly-backup/resume", None),
+        ("POST", "/admin/api/schedules/hourly-report/explode", None),
+        ("GET", "/admin/api/schedules/hourly-report?limit=0", None),
+        ("GET", "/admin/api/keys/FKNOSUCHKEY", None),
+        ("DELETE", "/admin/api/keys/FKNOSUCHKEY", None),
+        ("POST", "/admin/api/keys?{", b"{"),
+        ("POST", "/admin/api/keys?[1]", b"[1]"),
+        ("POST", "/admin/api/keys?colour", b'{"name": "x", "colour": "red"}'),
+        ("POST", "/admin/api/keys?gold", b'{"name": "x", "plan": "gold"}'),
+    ]:
+        r = srv.client.request(method, path, content=body, headers=BEARER)
+        headers = [h for h in r.headers.raw if h[0] not in (b"date", b"server")]
+        assert headers[1:] == [(b"content-type", b"application/json")], headers
+        assert r.content == json.dumps(r.json(), separators=(",", ":")).encode()  # Starlette's compact JSON
+        json_answers[f"{method} {path}"] = (r.status_code, r.json())
+    with login(srv) as client:
+        token = csrf_of(client.get("/admin/schedules").text)
+        pages = {
+            "schedule": error_page(client.get("/admin/schedules/nope")),
+            "run missing": error_page(client.post("/admin/schedules/nope/run", data={"csrf": token, "back": "schedule"})),
+            "resume disabled": error_page(client.post("/admin/schedules/nightly-backup/resume",
+                                                      data={"csrf": token, "back": "schedule"})),
+            "function": error_page(client.get("/admin/functions/nope")),
+            "revoke page": error_page(client.get("/admin/keys/FKNOSUCHKEY/revoke")),
+            "revoke": error_page(client.post("/admin/keys/FKNOSUCHKEY/revoke", data={"csrf": token})),
+        }
+    assert json_answers == ADMIN_JSON_ERRORS
+    assert pages == ADMIN_PAGE_ERRORS
+
+
+KNOWN = "(known: hourly-report, nightly-backup)"
+ADMIN_JSON_ERRORS = {
+    "GET /admin/api/schedules/nope": (404, {"message": f"no schedule named 'nope' {KNOWN}"}),
+    "POST /admin/api/schedules/nope/pause": (404, {"message": f"no schedule named 'nope' {KNOWN}"}),
+    "POST /admin/api/schedules/nightly-backup/resume": (409, {
+        "message": "schedule 'nightly-backup' is disabled in config.toml (enabled = false); enable it there"}),
+    "POST /admin/api/schedules/hourly-report/explode": (404, {
+        "message": "unknown action 'explode': use pause, resume or run"}),
+    "GET /admin/api/schedules/hourly-report?limit=0": (400, {
+        "message": "limit = '0': must be an integer from 1 to 1000"}),
+    "GET /admin/api/keys/FKNOSUCHKEY": (404, {"message": "API key not found: FKNOSUCHKEY"}),
+    "DELETE /admin/api/keys/FKNOSUCHKEY": (404, {"message": "API key not found: FKNOSUCHKEY"}),
+    "POST /admin/api/keys?{": (400, {"message": "body must be a JSON object: Expecting property name enclosed in "
+                                                "double quotes: line 1 column 2 (char 1)"}),
+    "POST /admin/api/keys?[1]": (400, {"message": "body must be a JSON object with name and plan"}),
+    "POST /admin/api/keys?colour": (400, {"message": "unknown field 'colour': only name and plan"}),
+    "POST /admin/api/keys?gold": (400, {"message": "plan: no usage plan 'gold' in the config (known: free)"}),
+}
+ADMIN_PAGE_ERRORS = {
+    "schedule": (404, "No such schedule", "no schedule named &#39;nope&#39; (known: hourly-report, nightly-backup)",
+                 "/admin/schedules"),
+    "run missing": (404, "No such schedule",
+                    "no schedule named &#39;nope&#39; (known: hourly-report, nightly-backup)", "/admin/schedules"),
+    "resume disabled": (409, "Not done", "Schedule &#39;nightly-backup&#39; is disabled in config.toml "
+                        "(enabled = false); enable it there.", "/admin/schedules/nightly-backup"),
+    "function": (404, "No such function", "There is no function called &#39;nope&#39; in the config.", "/admin"),
+    "revoke page": (404, "No such API key", "There is no API key &#39;FKNOSUCHKEY&#39;.", "/admin/keys"),
+    "revoke": (404, "No such API key", "There is no API key &#39;FKNOSUCHKEY&#39;.", "/admin/keys"),
+}
+
+
 def test_dead_letters_page_lists_filters_and_replays(site: Site) -> None:
     srv = site.server
     first = site.dead_letter({"order": 17})

@@ -13,7 +13,7 @@ import boto3
 import botocore
 from botocore.config import Config as BotoConfig
 
-from tests.conftest import ADMIN_KEY, Server, wait_for
+from tests.conftest import ADMIN_KEY, Server, http, shown, wait_for
 from tests.event_helpers import RECORDER, kill, records, servers, wait_records  # noqa: F401 (fixture)
 
 
@@ -112,6 +112,8 @@ def test_bad_async_requests_are_refused_and_nothing_is_queued(servers: Callable[
     # an async route's event (the HTTP API event around the body) over 1 MB: 413 too
     r = srv.client.post("/jobs", content=b"x" * (1024 * 1024))
     assert r.status_code == 413 and r.json() == {"message": "Request Too Long"}
+    assert shown(r) == http("413 Request Entity Too Large", "content-type: application/json", "x-amzn-requestid: <rid>",
+                            "content-length: 31", body='{"message": "Request Too Long"}', close=False)
     assert srv.db_rows("SELECT COUNT(*) FROM async_queue") == [(0,)]
     assert srv.db_rows("SELECT COUNT(*) FROM invocations") == [(0,)]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ADMIN_KEY, Server, start_server
+from tests.conftest import ADMIN_KEY, Server, http, masked, start_server
 
 FUNCTIONS = {
     "echo.py": "def handler(event, context):\n    return {'path': event['rawPath'], 'params': event.get('pathParameters')}\n",
@@ -130,6 +130,9 @@ def test_slow_body_gets_408_and_others_are_served_meanwhile(server: Server) -> N
     t.join()
     assert result[0].startswith(b"HTTP/1.1 408")
     assert b'{"message": "Request Timeout"}' in result[0]
+    assert masked(result[0].decode()) == http(
+        "408 Request Timeout", "content-type: application/json", "x-amzn-requestid: <rid>", "content-length: 30",
+        body='{"message": "Request Timeout"}', close=False)
 
 
 def test_malformed_json_and_bodies(server: Server) -> None:

@@ -14,7 +14,7 @@ from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.parser.models import S3Model
 
-from tests.conftest import ADMIN_KEY, Server, wait_for
+from tests.conftest import ADMIN_KEY, Server, http, wait_for, wire
 from tests.event_helpers import RECORDER, kill, records, servers, wait_records  # noqa: F401 (fixture)
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -135,6 +135,11 @@ def test_bad_keys_and_auth_are_refused(servers: Callable[..., Server], tmp_path:
         assert message in r.json()["message"], r.json()
 
     refused("PUT", "/buckets/private/%2E%2E/escape.txt", "contains '..': path traversal is refused")
+    body = '{"message": "the object key \'in/.hidden.txt\' has a segment starting with \'.\': hidden names are never objects"}'
+    assert wire(srv, "PUT", "/buckets/private/in/.hidden.txt", AUTH, b"x") == http(
+        "400 Bad Request", f"content-length: {len(body)}", "content-type: application/json", body=body)
+    assert wire(srv, "GET", "/buckets/nope/a.txt") == http(
+        "404 Not Found", "content-length: 37", "content-type: application/json", body='{"message": "no bucket named \'nope\'"}')
     refused("PUT", "/buckets/private/in/%2E%2E/%2E%2E/%2E%2E/escape.txt", "path traversal is refused")
     refused("GET", "/buckets/private/%2E%2E/%2E%2E/faas.db", "path traversal is refused")
     refused("PUT", "/buckets/private/in/a%00b.txt", "contains a NUL byte")

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2Model
 
-from tests.conftest import Server, start_server
+from tests.conftest import Server, http, shown, start_server, wire
 
 FUNCTIONS = {
     "echo.py": """
@@ -214,6 +214,19 @@ def test_body_over_limit_is_413(server: Server) -> None:
     assert server.client.post("/items/1", content=b"x" * 1000).status_code == 200
 
 
+def test_error_responses_byte_for_byte(server: Server) -> None:
+    def gateway(status: str, message: str, rid: bool = True) -> str:
+        body = json.dumps({"message": message})
+        return http(status, "content-type: application/json", *["x-amzn-requestid: <rid>"] * rid,
+                    f"content-length: {len(body)}", body=body)
+
+    assert wire(server, "POST", "/items/1", body=b"x" * 1001) == gateway("413 Request Entity Too Large", "Request Too Long")
+    assert wire(server, "GET", "/boom") == gateway("502 Bad Gateway", "Internal server error")
+    assert wire(server, "POST", "/respond", body=b'{"result": {"statusCode": "x"}}') == gateway(
+        "502 Bad Gateway", "Internal server error")
+    assert wire(server, "GET", "/nowhere") == gateway("404 Not Found", "Not Found", rid=False)
+
+
 def test_handler_error_is_502_and_details_stay_in_logs(server: Server) -> None:
     r = server.client.get("/boom")
     assert r.status_code == 502
@@ -250,6 +263,9 @@ def test_throttled_is_429_and_metered_unbilled(server: Server) -> None:
     assert 200 in codes and 429 in codes, codes
     throttled = next(r for r in results if r.status_code == 429)
     assert throttled.json() == {"message": "Too Many Requests"}
+    assert shown(throttled) == http("429 Too Many Requests", "content-type: application/json", "x-amzn-requestid: <rid>",
+                                    "retry-after: 1", "content-length: 32", body='{"message": "Too Many Requests"}',
+                                    close=False)
     row = server.wait_metered(throttled.headers["x-amzn-requestid"])
     assert row["status"] == "throttled" and row["billed_ms"] == 0
 

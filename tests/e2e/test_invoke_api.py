@@ -12,7 +12,7 @@ import botocore
 import pytest
 from botocore.config import Config
 
-from tests.conftest import ADMIN_KEY, Server, log_result, start_server, wait_for
+from tests.conftest import ADMIN_KEY, Server, http, log_result, shown, start_server, wait_for, wire
 
 FUNCTIONS = {
     "inspector.py": """
@@ -257,6 +257,10 @@ def test_throttled(server: Server) -> None:
     assert throttled[0].headers["x-amzn-errortype"] == "TooManyRequestsException"
     assert throttled[0].json()["Type"] == "User"
     assert throttled[0].headers["retry-after"]
+    body = '{"Type": "User", "message": "Rate Exceeded.", "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"}'
+    assert shown(throttled[0]) == http(
+        "429 Too Many Requests", "x-amzn-errortype: TooManyRequestsException", "x-amzn-requestid: <rid>",
+        "retry-after: 1", f"content-length: {len(body)}", "content-type: application/json", body=body, close=False)
 
 
 def test_authentication_required(server: Server) -> None:
@@ -274,3 +278,52 @@ def test_bad_invocation_type_and_client_context(server: Server) -> None:
     assert r.status_code == 400 and "Sometimes" in r.json()["message"]
     r = server.invoke("inspect", headers={"X-Amz-Client-Context": "%%%"})
     assert r.status_code == 400 and r.headers["x-amzn-errortype"] == "InvalidRequestContentException"
+
+
+def test_errors_byte_for_byte(server: Server) -> None:
+    """Every way the Invoke API refuses a call, as boto3 and the AWS CLI read it."""
+    auth = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    cases = {
+        "no such function": ("nope", {}, b"{}"),
+        "no such qualifier": ("inspect/invocations?Qualifier=prod", {}, b"{}"),
+        "qualifiers differ": ("inspect:dev/invocations?Qualifier=prod", {}, b"{}"),
+        "bad arn": ("arn:aws:s3:::bucket", {}, b"{}"),
+        "not json": ("inspect", {}, b"{nope"),
+        "bad client context": ("inspect", {"X-Amz-Client-Context": "e30"}, b"{}"),
+        "bad invocation type": ("inspect", {"X-Amz-Invocation-Type": "Later"}, b"{}"),
+        "dry run": ("inspect", {"X-Amz-Invocation-Type": "DryRun"}, b"{}"),
+    }
+    got = {name: wire(server, "POST", f"/2015-03-31/functions/{path}" + ("" if "/" in path else "/invocations"),
+                      {**auth, **headers}, body)
+           for name, (path, headers, body) in cases.items()}
+    for name, limit, headers in [("too large", 6 * 1024 * 1024, {}),
+                                 ("too large to queue", 1024 * 1024, {"X-Amz-Invocation-Type": "Event"})]:
+        got[name] = shown(server.invoke("inspect", raw=b" " * (limit + 1), headers=headers))
+    assert got == INVOKE_ERRORS
+
+
+def aws(status: str, code: str, length: int, message: str, close: bool = True) -> str:
+    return http(status, f"x-amzn-errortype: {code}", "x-amzn-requestid: <rid>", f"content-length: {length}",
+                "content-type: application/json", body=f'{{"Type": "User", "message": "{message}"}}', close=close)
+
+
+ARN = "arn:aws:lambda:eu-west-1:000000000000:function:inspect"
+INVOKE_ERRORS = {
+    "no such function": aws("404 Not Found", "ResourceNotFoundException", 55, "Function not found: nope"),
+    "no such qualifier": aws("404 Not Found", "ResourceNotFoundException", 110, f"Function not found: {ARN}:prod"),
+    "qualifiers differ": aws("400 Bad Request", "InvalidRequestContentException", 115,
+                             "The derived qualifier from the function name does not match the specified qualifier."),
+    "bad arn": aws("404 Not Found", "ResourceNotFoundException", 70, "Function not found: arn:aws:s3:::bucket"),
+    "not json": aws("400 Bad Request", "InvalidRequestContentException", 146,
+                    "Could not parse request body into json: Expecting property name enclosed in double quotes: "
+                    "line 1 column 2 (char 1)"),
+    "bad client context": aws("400 Bad Request", "InvalidRequestContentException", 89,
+                              "Client context must be a valid Base64-encoded JSON object."),
+    "bad invocation type": aws("400 Bad Request", "InvalidParameterValueException", 104,
+                               "Invalid invocation type 'Later': must be RequestResponse, Event or DryRun"),
+    "dry run": http("204 No Content", "x-amzn-requestid: <rid>"),
+    "too large": aws("413 Request Entity Too Large", "RequestEntityTooLargeException", 106,
+                     "Request must be smaller than 6291456 bytes for the InvokeFunction operation", close=False),
+    "too large to queue": aws("413 Request Entity Too Large", "RequestEntityTooLargeException", 106,
+                              "Request must be smaller than 1048576 bytes for the InvokeFunction operation", close=False),
+}

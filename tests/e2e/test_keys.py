@@ -1,21 +1,25 @@
-"""API keys, usage plans (rate, burst, quota) and SigV4 with the real boto3 client."""
+"""API keys, usage plans (rate, burst, quota) and SigV4 with the real boto3 client; how every door refuses."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import signal
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import botocore.auth
+import botocore.awsrequest
+import botocore.credentials
 import botocore.exceptions
 import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2Model
 from botocore.config import Config
+from websockets.sync.client import connect
 
-from tests.conftest import ADMIN_KEY, Server, start_server, wait_for
+from tests.conftest import ADMIN_KEY, Server, http, start_server, wait_for, wire
 
 FUNCTIONS = {
     "echo.py": """
@@ -43,6 +47,12 @@ burst = 3
 quota = 4
 quota_period = "day"
 [usage_plans.open]
+[usage_plans.stingy]
+rate = 0.01
+burst = 1
+[usage_plans.once]
+quota = 1
+quota_period = "day"
 
 [functions.echo]
 handler = "echo.handler"
@@ -61,6 +71,16 @@ auth = "api_key"
 method = "GET"
 path = "/public"
 function = "echo"
+
+[[buckets]]
+name = "vault"
+function = "echo"
+
+[[websockets]]
+path = "/ws"
+auth = "api_key"
+[websockets.routes]
+"$default" = "echo"
 """
 
 
@@ -241,3 +261,170 @@ def test_keys_work_while_server_is_down(make_server: Any) -> None:
         assert again.client.get("/private", headers={"x-api-key": key["secret"]}).status_code == 200
     finally:
         again.stop()
+
+
+# --- every door's refusals, byte for byte ----------------------------------------------------------
+
+WS_UPGRADE = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+              "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+
+
+def signed(srv: Server, path: str, key_id: str, secret: str, service: str, body: bytes = b"") -> dict[str, str]:
+    """The headers of a SigV4-signed POST to ``path`` (what boto3 sends, without boto3's client)."""
+    request = botocore.awsrequest.AWSRequest(method="POST", url=f"{srv.url}{path}", data=body)
+    botocore.auth.SigV4Auth(botocore.credentials.Credentials(key_id, secret), service, "us-east-1").add_auth(request)
+    return {name: value for name, value in request.headers.items() if name.lower() != "content-length"}
+
+
+def api_key(srv: Server, name: str, plan: str) -> dict[str, Any]:
+    r = srv.client.post("/admin/api/keys", json={"name": name, "plan": plan},
+                        headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+INVOKE = "/2015-03-31/functions/hello/invocations"
+
+
+def test_every_door_refuses_bad_credentials_in_its_own_words(server: Server) -> None:
+    key = api_key(server, "doors", "open")
+    cases = {
+        "route, none": ("GET", "/private", {}),
+        "route, unknown key": ("GET", "/private", {"x-api-key": "wrong"}),
+        "route, admin key": ("GET", "/private", {"Authorization": f"Bearer {ADMIN_KEY}"}),
+        "invoke, none": ("POST", INVOKE, {}),
+        "invoke, unknown key": ("POST", INVOKE, {"x-api-key": "wrong"}),
+        "invoke, wrong bearer": ("POST", INVOKE, {"Authorization": "Bearer wrong"}),
+        "invoke, wrong service": ("POST", INVOKE, signed(server, INVOKE, key["id"], key["secret"], "s3")),
+        "invoke, unknown key id": ("POST", INVOKE, signed(server, INVOKE, "FKUNKNOWNUNKNOWN0000", "x", "lambda")),
+        "invoke, bad signature": ("POST", INVOKE, signed(server, INVOKE, key["id"], "wrong", "lambda")),
+        "bucket, none": ("GET", "/buckets/vault/a.txt", {}),
+        "bucket, unknown key": ("PUT", "/buckets/vault/a.txt", {"x-api-key": "wrong"}),
+        "bucket, wrong bearer": ("GET", "/buckets/vault/a.txt", {"Authorization": "Bearer wrong"}),
+        "connections, none": ("POST", "/ws/@connections/abc", {}),
+        "connections, unknown key": ("DELETE", "/ws/@connections/abc", {"x-api-key": "wrong"}),
+        "connections, bad signature": ("POST", "/ws/@connections/abc",
+                                       signed(server, "/ws/@connections/abc", key["id"], "wrong", "execute-api")),
+        "websocket, none": ("GET", "/ws", WS_UPGRADE),
+        "websocket, unknown key": ("GET", "/ws?api_key=wrong", WS_UPGRADE),
+        "keys api, none": ("GET", "/admin/api/keys", {}),
+        "keys api, wrong bearer": ("DELETE", "/admin/api/keys/FKX", {"Authorization": "Bearer wrong"}),
+        "schedules api, none": ("GET", "/admin/api/schedules", {}),
+        "schedules api, api key": ("POST", "/admin/api/schedules/x/run", {"x-api-key": key["secret"]}),
+        "bill api, none": ("GET", "/admin/api/bill", {}),
+        "metrics, none": ("GET", "/metrics", {}),
+    }
+    got = {name: masked_signature(wire(server, method, path, headers)) for name, (method, path, headers) in cases.items()}
+    assert got == DOOR_REFUSALS
+
+
+def test_every_door_answers_rate_and_quota_in_its_own_words(server: Server) -> None:
+    doors = {
+        "route": ("GET", "/private", {}),
+        "invoke": ("POST", INVOKE, {}),
+        "bucket": ("GET", "/buckets/vault/none.txt", {}),
+        "connections": ("POST", "/ws/@connections/abc", {}),
+        "websocket": ("GET", "/ws", WS_UPGRADE),
+    }
+    got = {}
+    for plan in ("stingy", "once"):
+        for door, (method, path, headers) in doors.items():
+            key = api_key(server, f"{door}-{plan}", plan)
+            if door == "websocket":
+                path += f"?api_key={key['secret']}"
+                with connect(f"ws://127.0.0.1:{server.port}{path}"):
+                    pass  # the first connection gets in
+            else:
+                headers = {**headers, "x-api-key": key["secret"]}
+                assert wire(server, method, path, headers).split(" ")[1] != "429"
+            text = wire(server, method, path, headers)
+            # stingy: one request per 100 s, so the wait is 100 s (99 s when the machine stalled a second)
+            got[f"{door}, {plan}"] = re.sub(r"(?i)(retry-after: )99\r\n", r"\g<1>100\r\n", text)
+    assert got == DOOR_LIMITS
+
+
+def masked_signature(text: str) -> str:
+    """A signature mismatch explains itself with the host, date and hashes of the request: mask them."""
+    head, sep, body = text.partition("\r\n\r\n")
+    if "does not match the signature you provided" not in body:
+        return text
+    head = re.sub(r"content-length: \d+", "content-length: <n>", head)
+    return head + sep + body.split(" Check your AWS Secret")[0] + " ...\"}"
+
+
+JSON = "content-type: application/json"
+RID = "x-amzn-requestid: <rid>"
+MISMATCH = '{"Type": "User", "message": "The request signature we calculated does not match the signature you provided. ..."}'
+ROUTE_FORBIDDEN = http("403 Forbidden", JSON, RID, "content-length: 24", body='{"message": "Forbidden"}')
+LAMBDA_UNRECOGNIZED = http(
+    "403 Forbidden", "x-amzn-errortype: UnrecognizedClientException", RID, "content-length: 85", JSON,
+    body='{"Type": "User", "message": "The security token included in the request is invalid."}')
+BUCKET_FORBIDDEN = http("403 Forbidden", "content-length: 24", JSON, body='{"message": "Forbidden"}')
+CONNECTIONS_FORBIDDEN = http("403 Forbidden", "x-amzn-errortype: ForbiddenException", "content-length: 40", JSON,
+                             body='{"Type": "User", "message": "Forbidden"}')
+WEBSOCKET_REFUSED = ("HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n"
+                     "Content-Type: text/plain; charset=utf-8\r\n\r\n")  # uvicorn's answer to a close before accept
+ADMIN_UNAUTHORIZED = http("401 Unauthorized", "www-authenticate: Bearer", "content-length: 77", JSON,
+                          body='{"message":"Unauthorized: send the admin key as Authorization: Bearer <key>"}')
+
+DOOR_REFUSALS = {
+    "route, none": ROUTE_FORBIDDEN,
+    "route, unknown key": ROUTE_FORBIDDEN,
+    "route, admin key": ROUTE_FORBIDDEN,
+    "invoke, none": http("403 Forbidden", "x-amzn-errortype: MissingAuthenticationTokenException", RID,
+                         "content-length: 59", JSON, body='{"Type": "User", "message": "Missing Authentication Token"}'),
+    "invoke, unknown key": LAMBDA_UNRECOGNIZED,
+    "invoke, wrong bearer": LAMBDA_UNRECOGNIZED,
+    "invoke, wrong service": http(
+        "403 Forbidden", "x-amzn-errortype: InvalidSignatureException", RID, "content-length: 88", JSON,
+        body='{"Type": "User", "message": "Credential should be scoped to correct service: \'lambda\'."}'),
+    "invoke, unknown key id": LAMBDA_UNRECOGNIZED,
+    "invoke, bad signature": http("403 Forbidden", "x-amzn-errortype: InvalidSignatureException", RID,
+                                  "content-length: <n>", JSON, body=MISMATCH),
+    "bucket, none": BUCKET_FORBIDDEN,
+    "bucket, unknown key": BUCKET_FORBIDDEN,
+    "bucket, wrong bearer": BUCKET_FORBIDDEN,
+    "connections, none": CONNECTIONS_FORBIDDEN,
+    "connections, unknown key": CONNECTIONS_FORBIDDEN,
+    "connections, bad signature": http("403 Forbidden", "x-amzn-errortype: ForbiddenException", "content-length: <n>",
+                                       JSON, body=MISMATCH),
+    "websocket, none": WEBSOCKET_REFUSED,
+    "websocket, unknown key": WEBSOCKET_REFUSED,
+    "keys api, none": ADMIN_UNAUTHORIZED,
+    "keys api, wrong bearer": ADMIN_UNAUTHORIZED,
+    "schedules api, none": ADMIN_UNAUTHORIZED,
+    "schedules api, api key": ADMIN_UNAUTHORIZED,
+    "bill api, none": http(
+        "401 Unauthorized", "www-authenticate: Bearer", "content-length: 71", JSON,
+        "content-security-policy: default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'",
+        "x-frame-options: DENY", "x-content-type-options: nosniff", "referrer-policy: same-origin",
+        "cache-control: no-store", body='{"message":"Unauthorized: send the admin key as Authorization: Bearer"}'),
+    "metrics, none": http(
+        "401 Unauthorized", "www-authenticate: Bearer", "content-length: 107", JSON,
+        body='{"message":"Unauthorized: send the admin key as Authorization: Bearer, or set server.metrics_auth = false"}'),
+}
+
+LIMIT_EXCEEDED = http("429 Too Many Requests", "x-amzn-errortype: LimitExceededException", "retry-after: 1",
+                      "content-length: 48", JSON, body='{"Type": "User", "message": "Too Many Requests"}')
+
+DOOR_LIMITS = {
+    "route, stingy": http("429 Too Many Requests", JSON, RID, "retry-after: 100", "content-length: 32",
+                          body='{"message": "Too Many Requests"}'),
+    "invoke, stingy": http(
+        "429 Too Many Requests", "x-amzn-errortype: TooManyRequestsException", RID, "retry-after: 100",
+        "content-length: 82", JSON,
+        body='{"Type": "User", "message": "Rate Exceeded.", "Reason": "CallerRateLimitExceeded"}'),
+    "bucket, stingy": http("429 Too Many Requests", "retry-after: 100", "content-length: 32", JSON,
+                           body='{"message": "Too Many Requests"}'),
+    "connections, stingy": LIMIT_EXCEEDED,
+    "websocket, stingy": WEBSOCKET_REFUSED,
+    "route, once": http("429 Too Many Requests", JSON, RID, "content-length: 29", body='{"message": "Limit Exceeded"}'),
+    "invoke, once": http(
+        "429 Too Many Requests", "x-amzn-errortype: TooManyRequestsException", RID, "retry-after: 1",
+        "content-length: 78", JSON,
+        body='{"Type": "User", "message": "Limit Exceeded", "Reason": "CallerQuotaExceeded"}'),
+    "bucket, once": http("429 Too Many Requests", "content-length: 29", JSON, body='{"message": "Limit Exceeded"}'),
+    "connections, once": LIMIT_EXCEEDED,
+    "websocket, once": WEBSOCKET_REFUSED,
+}

@@ -19,7 +19,7 @@ from botocore.config import Config
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from tests.conftest import ADMIN_KEY, Server, start_server, wait_for
+from tests.conftest import ADMIN_KEY, Server, http, shown, start_server, wait_for
 
 FUNCTIONS = {
     "ws.py": """
@@ -194,6 +194,12 @@ def test_connections_api_with_boto3(server: Server, events_dir: Path) -> None:
     # other credentials: admin key and x-api-key work, nothing else does
     r = server.client.post(f"/ws/@connections/{conn_id}", content=b"x", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
     assert r.status_code == 410 and r.headers["x-amzn-errortype"] == "GoneException"
+    gone = f'{{"Type": "User", "message": "Connection {conn_id} is gone"}}'
+    assert shown(r) == http("410 Gone", "x-amzn-errortype: GoneException", f"content-length: {len(gone)}",
+                            "content-type: application/json", body=gone, close=False)
+    r = server.client.post(f"/nostage/@connections/{conn_id}", content=b"x", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    assert shown(r) == http("404 Not Found", "content-length: 23", "content-type: application/json",
+                            body='{"message":"Not Found"}', close=False)
     r = server.client.post(f"/ws/@connections/{conn_id}", content=b"x", headers={"x-api-key": key["secret"]})
     assert r.status_code == 410
     r = server.client.post(f"/ws/@connections/{conn_id}", content=b"x")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from faas.buckets import BucketKeyError, check_key, object_path
+from faas.buckets import check_key, object_path
 from faas.config import load_config
-from faas.exceptions import ConfigError
+from faas.exceptions import BucketKeyError, ConfigError
 
 BASE = '[functions.f]\nhandler = "f.handler"\n'
 SCHEDULE = BASE + '[[schedules]]\nname = "s"\nfunction = "f"\n'
