@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     app = create_app(os.environ.get("FAAS_ADMIN_KEY", ""))
-    # The settings faas/cli.py gives uvicorn, with the loop and parser its "auto" resolves to.
+    # The settings faas/cli/serve.py gives uvicorn, with the loop and parser its "auto" resolves to.
     config = uvicorn.Config(
         app,
         host="127.0.0.1",

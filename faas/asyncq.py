@@ -19,19 +19,18 @@ queue; the dispatcher looks for due events at least every ``poll`` seconds.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 import uuid
 from collections import Counter
 
+from faas.background import TaskSet, WakeLoop
 from faas.events import DeadLetterReason, QueuedEvent
 from faas.exceptions import ExecutorUnavailable, FaaSError, FunctionNotFound, PayloadTooLarge, StoreError, Throttled
 from faas.invoke import Invoker
 from faas.records import Trigger
 from faas.registry import Registry
-from faas.store_events import EventStore
+from faas.store import EventStore
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +49,8 @@ class AsyncQueue:
         self.invoker = invoker
         self.poll = poll
         self.grace = grace
-        self._wake = asyncio.Event()
-        self._closing = False
-        self._loop_task: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._dispatcher = WakeLoop(self._dispatch_due, name="async queue")
+        self._tasks = TaskSet("async queue: dispatch", on_done=self._dispatcher.wake)
         self._inflight: Counter[str] = Counter()
         self._throttled: dict[str, int] = {}
         self.dispatched = 0
@@ -65,23 +62,18 @@ class AsyncQueue:
         if recovered:
             log.warning("async queue: %d event(s) were running when the server stopped; running them again",
                         recovered)
-        self._loop_task = asyncio.get_running_loop().create_task(self._run())
+        self._dispatcher.wake()  # look for due events at once
+        self._dispatcher.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         """Stop claiming; give tries in flight ``grace`` seconds, then leave the rest for next start."""
-        self._closing = True
-        self._wake.set()
-        if self._loop_task is not None:
-            await self._loop_task
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=self.grace)
-            for task in pending:
-                task.cancel()
-            if pending:
-                log.warning("async queue: %d event(s) still running after %.0f s; they run again at next start",
-                            len(pending), self.grace)
-                await asyncio.wait(pending)
+        await self._dispatcher.stop()
+        pending = await self._tasks.join(self.grace)
+        if pending:
+            log.warning("async queue: %d event(s) still running after %.0f s; they run again at next start",
+                        pending, self.grace)
+            await self._tasks.cancel()
 
     # --- accepting events -----------------------------------------------------------------------
 
@@ -111,23 +103,18 @@ class AsyncQueue:
 
     def wake(self) -> None:
         """Look for due events now (after a commit that added some)."""
-        self._wake.set()
+        self._dispatcher.wake()
 
     # --- the dispatcher -------------------------------------------------------------------------
 
-    async def _run(self) -> None:
-        while not self._closing:
-            self._wake.clear()
-            try:
-                await self._claim_and_start()
-                timeout = await self._idle_timeout()
-            except StoreError as exc:
-                log.error("async queue: %s; trying again in 1 s", exc)
-                timeout = 1.0
-            if self._closing:
-                break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+    async def _dispatch_due(self) -> float:
+        """One pass of the dispatcher; returns how long to wait for a wake before the next."""
+        try:
+            await self._claim_and_start()
+            return await self._idle_timeout()
+        except StoreError as exc:
+            log.error("async queue: %s; trying again in 1 s", exc)
+            return 1.0
 
     async def _idle_timeout(self) -> float:
         due = await self.store.next_due()
@@ -136,20 +123,12 @@ class AsyncQueue:
         return min(self.poll, max(0.0, due - time.time()))
 
     async def _claim_and_start(self) -> None:
-        if self._closing:
+        if self._dispatcher.closing:
             return
         claimed = await self.store.claim(time.time(), self._choose, skip=self._at_cap())
         for ev in claimed:
             self._inflight[ev.function] += 1
-            task = asyncio.get_running_loop().create_task(self._dispatch(ev))
-            self._tasks.add(task)
-            task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._wake.set()
-        if not task.cancelled() and task.exception() is not None:
-            log.error("async queue: dispatch failed", exc_info=task.exception())
+            self._tasks.spawn(self._dispatch(ev))
 
     def _at_cap(self) -> frozenset[str]:
         capped = set()

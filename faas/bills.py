@@ -1,6 +1,6 @@
 """Bills from the store, and their three forms: JSON, CSV and a table for people.
 
-``month_bill`` prices a month's usage rollups (``faas.store_billing``) with ``faas.billing``; it reads
+``month_bill`` prices a month's usage rollups (``faas.store.rollups``) with ``faas.billing``; it reads
 a few hundred rollup rows whatever the month's volume, so a month of 10 million calls bills in
 milliseconds. The CLI (``faas bill``), the admin page and its JSON endpoint all render through here,
 so the three agree to the digit.
@@ -27,10 +27,10 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from faas import store_billing
 from faas.billing import Bill, BillLine, Prices, dollars, make_bill, money
 from faas.config import BillingConfig
-from faas.store_keys import KeyStore
+from faas.store import KeyStore
+from faas.store import rollups as store_billing
 
 if TYPE_CHECKING:
     from faas.store import SQLiteStore

@@ -15,18 +15,14 @@ import hashlib
 import os
 from pathlib import Path
 
-from faas.exceptions import InvalidRequest
+from faas.exceptions import BucketKeyError
 
-__all__ = ["BUCKETS_DIR", "UPLOAD_PREFIX", "BucketKeyError", "bucket_root", "check_key", "is_hidden", "md5_file", "object_path"]
+__all__ = ["BUCKETS_DIR", "UPLOAD_PREFIX", "bucket_root", "check_key", "is_hidden", "md5_file", "object_path"]
 
 BUCKETS_DIR = "buckets"
 UPLOAD_PREFIX = ".faas-upload-"  # an upload being written, renamed into place when complete
 MAX_KEY_BYTES = 1024
 CHUNK = 1024 * 1024
-
-
-class BucketKeyError(InvalidRequest):
-    """A key that may not be used: the message says why."""
 
 
 def bucket_root(data_dir: Path, name: str) -> Path:

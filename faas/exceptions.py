@@ -1,21 +1,27 @@
-"""Every error the core raises on purpose.
+"""Every error the core raises on purpose, and nowhere else.
 
     FaaSError
     ├── ConfigError (ValueError)          config.toml or a CLI argument is invalid; names the key path
     ├── FunctionNotFound (LookupError)    no function with that name
     ├── InvalidRequest (ValueError)       a request the core refuses (e.g. payload not JSON)
+    │   └── BucketKeyError                an object key that may not be used; the message says why
     ├── PayloadTooLarge (ValueError)      a request or response over its size limit
     ├── RequestTimeout                    a client sent its body too slowly
     ├── Throttled                         a concurrency cap held for longer than queue_wait_ms
     ├── ExecutorUnavailable               the worker pool is stopped or could not start a worker
     ├── StoreError                        the SQLite store failed
+    ├── SecretBoxError                    the master key is missing or unreadable, or a secret does not decrypt
     ├── KeyNotFound (LookupError)         no API key with that id
-    ├── Unauthorized                      missing, unknown or revoked credentials
-    ├── RateLimited                       an API key is over its plan's rate (token bucket)
-    └── QuotaExceeded                     an API key used up its plan's quota for the period
+    ├── ScheduleNotFound (LookupError)    no schedule with that name
+    ├── ScheduleConflict                  the schedule's state refuses the request (disabled, busy)
+    └── Refused                           a door turns the caller away (gateway/auth.py ``authorize``)
+        ├── Unauthorized                  missing, unknown or revoked credentials
+        │   └── MissingCredentials        no credentials at all
+        ├── RateLimited                   an API key is over its plan's rate (token bucket)
+        └── QuotaExceeded                 an API key used up its plan's quota for the period
 
-The core never speaks HTTP: the gateway maps these to responses in one table (gateway/errors.py),
-and the CLI maps them to exit codes.
+The core never speaks HTTP: the gateway maps these to responses in one table per response style
+(gateway/errors.py), and the CLI maps them to exit codes.
 """
 
 from __future__ import annotations
@@ -37,6 +43,10 @@ class FunctionNotFound(FaaSError, LookupError):
 
 class InvalidRequest(FaaSError, ValueError):
     """A request the core refuses as malformed."""
+
+
+class BucketKeyError(InvalidRequest):
+    """A bucket object key that may not be used (faas/buckets.py): the message says why."""
 
 
 class PayloadTooLarge(FaaSError, ValueError):
@@ -63,24 +73,46 @@ class StoreError(FaaSError):
     """The store could not read or write."""
 
 
+class SecretBoxError(FaaSError):
+    """The master key is missing or unreadable, or a ciphertext does not decrypt."""
+
+
 class KeyNotFound(FaaSError, LookupError):
     def __init__(self, key_id: str) -> None:
         super().__init__(f"API key not found: {key_id}")
         self.key_id = key_id
 
 
-class Unauthorized(FaaSError):
+class ScheduleNotFound(FaaSError, LookupError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"no schedule named {name!r} (known: {', '.join(known) or 'none are configured'})")
+        self.name = name
+
+
+class ScheduleConflict(FaaSError):
+    """The request does not fit the schedule's state (resume a disabled one, run one that is busy)."""
+
+
+class Refused(FaaSError):
+    """A door turns the caller away: what ``authorize`` raises, answered by each door's error table."""
+
+
+class Unauthorized(Refused):
     """The caller presented no valid credentials. The message says why, for logs; clients see less."""
 
 
-class RateLimited(FaaSError):
+class MissingCredentials(Unauthorized):
+    """The request carried no credentials at all (the Lambda API answers this one in its own words)."""
+
+
+class RateLimited(Refused):
     def __init__(self, key_id: str, retry_after: float) -> None:
         super().__init__(f"API key {key_id} is over its rate limit")
         self.key_id = key_id
         self.retry_after = retry_after
 
 
-class QuotaExceeded(FaaSError):
+class QuotaExceeded(Refused):
     def __init__(self, key_id: str, quota: int, period: str) -> None:
         super().__init__(f"API key {key_id} used its quota of {quota} requests per {period}")
         self.key_id = key_id

@@ -23,10 +23,11 @@ from dataclasses import dataclass
 
 from collections.abc import Mapping
 
+from faas.background import WakeLoop
 from faas.config import UsagePlanConfig
 from faas.exceptions import InvalidRequest, KeyNotFound, StoreError
 from faas.secretbox import SecretBox
-from faas.store_keys import KeyRow, KeyStore
+from faas.store import KeyRow, KeyStore
 
 log = logging.getLogger(__name__)
 
@@ -85,31 +86,21 @@ class Keyring:
         self._by_hash: dict[str, ApiKey] = {}
         self._by_id: dict[str, tuple[ApiKey, str]] = {}
         self._internal: dict[str, tuple[ApiKey, str]] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._reloader = WakeLoop(
+            self.reload, name="API keys", interval=RELOAD_SECONDS, errors=(StoreError,), retry=RELOAD_SECONDS,
+            on_error=_reload_failed,
+        )
         # A reload reads the table while create/revoke may change it; the lock keeps a reload from
         # installing a snapshot taken before a change it did not see.
         self._lock = asyncio.Lock()
 
     async def __aenter__(self) -> "Keyring":
         await self.reload()
-        self._task = asyncio.get_running_loop().create_task(self._reload_loop())
+        self._reloader.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-
-    async def _reload_loop(self) -> None:
-        while True:
-            await asyncio.sleep(RELOAD_SECONDS)
-            try:
-                await self.reload()
-            except StoreError as exc:
-                log.error("reloading API keys failed: %s", exc)
+        await self._reloader.stop()  # a reload in progress finishes; none is cut off mid-read
 
     async def reload(self) -> None:
         async with self._lock:
@@ -189,6 +180,10 @@ class Keyring:
         if old is not None:
             self._by_id.pop(old[0].id, None)
             self._by_hash.pop(hash_secret(old[1]), None)
+
+
+def _reload_failed(exc: Exception) -> None:
+    log.error("reloading API keys failed: %s", exc)
 
 
 def _key(row: KeyRow) -> ApiKey:

@@ -7,9 +7,9 @@ A failed write keeps its rows and tries again, so nothing is dropped for a trans
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
+from faas.background import WakeLoop
 from faas.exceptions import StoreError
 from faas.records import Invocation, LogEntry
 from faas.store import SQLiteStore
@@ -25,44 +25,34 @@ class MeteringWriter:
         # Rows and their logs side by side, so a batch takes its logs without searching for them.
         self._rows: list[Invocation] = []
         self._logs: list[LogEntry | None] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
+        self._writer = WakeLoop(
+            self.flush, name="metering", window=self._window, errors=(StoreError,), retry=1.0,
+            on_error=self._write_failed, final=True,
+        )
         self.written = 0
 
     def record(self, row: Invocation, entry: LogEntry | None) -> None:
         self._rows.append(row)
         self._logs.append(entry)
-        if not self._wake.is_set():
-            self._wake.set()
+        self._writer.wake()
 
     @property
     def pending(self) -> int:
         return len(self._rows)
 
     async def __aenter__(self) -> "MeteringWriter":
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._writer.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        self._closing = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
-        await self.flush()
+        await self._writer.stop()  # its last step flushes every row
 
-    async def _run(self) -> None:
-        while not self._closing:
-            await self._wake.wait()
-            if not self._closing and len(self._rows) < self.max_batch:
-                await asyncio.sleep(self.window)
-            self._wake.clear()
-            try:
-                await self.flush()
-            except StoreError as exc:
-                log.error("%s; %d rows kept for the next try", exc, len(self._rows))
-                await asyncio.sleep(1.0)
-                self._wake.set()
+    def _window(self) -> float:
+        """A full batch is written at once; otherwise wait for more rows to share the transaction."""
+        return 0.0 if len(self._rows) >= self.max_batch else self.window
+
+    def _write_failed(self, exc: Exception) -> None:
+        log.error("%s; %d rows kept for the next try", exc, len(self._rows))
 
     async def flush(self) -> None:
         while self._rows:

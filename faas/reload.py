@@ -13,6 +13,7 @@ from pathlib import Path
 
 import watchfiles
 
+from faas.background import TaskSet
 from faas.config import load_config
 from faas.exceptions import ConfigError
 from faas.registry import Registry
@@ -24,28 +25,19 @@ class Reloader:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks = TaskSet("watching for changes")
         self.config_errors = 0
         self.last_config_error: str | None = None
 
     async def __aenter__(self) -> "Reloader":
-        loop = asyncio.get_running_loop()
         config = self.registry.config
-        self._tasks = [
-            loop.create_task(self._watch_functions(config.server.functions_dir)),
-            loop.create_task(self._watch_config(config.path)),
-        ]
+        self._tasks.spawn(self._watch_functions(config.server.functions_dir))
+        self._tasks.spawn(self._watch_config(config.path))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         self._stop.set()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await self._tasks.cancel()
 
     async def _watch_functions(self, root: Path) -> None:
         root.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,6 @@ import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from pathlib import Path
 
 from faas.admin_key import load_admin_key
 from faas.asyncq import AsyncQueue
@@ -28,16 +27,13 @@ from faas.metrics import Metrics
 from faas.registry import Registry
 from faas.reload import Reloader
 from faas.keys import Keyring
+from faas.locations import db_path, local_url
 from faas.schedules import ScheduleBook
 from faas.secretbox import SecretBox
-from faas.store import SQLiteStore
-from faas.store_events import EventStore
-from faas.store_keys import KeyStore
+from faas.store import EventStore, KeyStore, SQLiteStore, UsageStore
 from faas.usage import UsageLimiter
 
 log = logging.getLogger(__name__)
-
-DB_FILE = "faas.db"
 
 # Something started with the core and stopped before it, e.g. ``scheduler.cron.CronScheduler``.
 Extension = Callable[["Runtime"], AbstractAsyncContextManager[object]]
@@ -54,7 +50,7 @@ class Runtime:
         extensions: Sequence[Extension] = (),
     ) -> None:
         self.config = config
-        self.endpoint_url = endpoint_url or _endpoint_url(config)
+        self.endpoint_url = endpoint_url or local_url(config.server.host, config.server.port)
         self.environ = dict(os.environ if environ is None else environ)
         self.watch = watch
         self.registry = Registry(config)
@@ -93,10 +89,10 @@ class Runtime:
             raise ConfigError(f"server.data_dir = \"{data_dir}\": cannot be used as a folder: {exc.strerror}") from exc
         self.admin_key = load_admin_key(data_dir, self.environ) or ""
         stack = self._stack
-        self.store = await stack.enter_async_context(SQLiteStore(data_dir / DB_FILE))
+        self.store = await stack.enter_async_context(SQLiteStore(db_path(data_dir)))
         key_store = KeyStore(self.store)
         self.keys = await stack.enter_async_context(Keyring(key_store, SecretBox.load(data_dir)))
-        self.limiter = await stack.enter_async_context(UsageLimiter(key_store, config.usage_plans))
+        self.limiter = await stack.enter_async_context(UsageLimiter(UsageStore(self.store), config.usage_plans))
         self.registry.set_env_provider(self._function_credentials)
         self.zygote = ZygoteClient(config.executor.preload)
         await self.zygote.start()
@@ -124,7 +120,7 @@ class Runtime:
 
     async def _start_events(self, stack: AsyncExitStack) -> None:
         """The async queue (with schedule state on the same event store), then the extensions."""
-        self.events = await stack.enter_async_context(EventStore(self.config.server.data_dir / DB_FILE))
+        self.events = await stack.enter_async_context(EventStore(db_path(self.config.server.data_dir)))
         self.asyncq = await stack.enter_async_context(AsyncQueue(self.events, self.registry, self.invoker))
         self.schedules = ScheduleBook(self.events, lambda: self.registry.config, self.asyncq)
         for extension in self.extensions:
@@ -154,14 +150,3 @@ class Runtime:
         self.ready = False
         await self._stack.aclose()
         log.info("faas stopped cleanly: %d invocations metered in this run", self.metering.written)
-
-    @property
-    def db_path(self) -> Path:
-        return self.config.server.data_dir / DB_FILE
-
-
-def _endpoint_url(config: Config) -> str:
-    host = config.server.host
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    return f"http://{host}:{config.server.port}"

@@ -24,22 +24,12 @@ from typing import Any
 from faas.asyncq import AsyncQueue
 from faas.config import Config, ScheduleConfig
 from faas.events import QueuedEvent, ScheduleRun, ScheduleState, iso_time
-from faas.exceptions import FaaSError
+from faas.exceptions import ScheduleConflict, ScheduleNotFound
 from faas.expressions import Schedule, parse_expression
 from faas.records import Trigger
-from faas.store_events import EventStore
+from faas.store import EventStore
 
 log = logging.getLogger(__name__)
-
-
-class ScheduleNotFound(FaaSError, LookupError):
-    def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(f"no schedule named {name!r} (known: {', '.join(known) or 'none are configured'})")
-        self.name = name
-
-
-class ScheduleConflict(FaaSError):
-    """The request does not fit the schedule's state (resume a disabled one, run one that is busy)."""
 
 
 def scheduled_event(config: Config, schedule: ScheduleConfig, scheduled_at: float, event_id: str) -> bytes:

@@ -15,13 +15,9 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from faas.exceptions import FaaSError
+from faas.exceptions import SecretBoxError
 
 MASTER_KEY_FILE = "master.key"
-
-
-class SecretBoxError(FaaSError):
-    """The master key is missing or unreadable, or a ciphertext does not decrypt."""
 
 
 class SecretBox:

@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import math
 import time
 from collections.abc import Mapping
 
+from faas.background import WakeLoop
 from faas.config import UsagePlanConfig
 from faas.exceptions import QuotaExceeded, RateLimited, StoreError, Unauthorized
 from faas.keys import ApiKey
-from faas.store_keys import KeyStore
+from faas.store import UsageStore
 
 log = logging.getLogger(__name__)
 
@@ -43,31 +43,28 @@ class _Bucket:
 
 
 class UsageLimiter:
-    def __init__(self, store: KeyStore, plans: Mapping[str, UsagePlanConfig]) -> None:
+    def __init__(self, store: UsageStore, plans: Mapping[str, UsagePlanConfig]) -> None:
         self.store = store
         self.plans = plans
         self._buckets: dict[str, _Bucket] = {}
         self._counts: dict[tuple[str, str], int] = {}
         self._loading: dict[tuple[str, str], asyncio.Future[int]] = {}
         self._dirty: set[tuple[str, str]] = set()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
+        self._flusher = WakeLoop(
+            self.flush, name="usage counters", window=FLUSH_SECONDS, errors=(StoreError,), retry=1.0,
+            on_error=self._flush_failed, final=True,
+        )
 
     def update_plans(self, plans: Mapping[str, UsagePlanConfig]) -> None:
         self.plans = plans
         self._buckets.clear()
 
     async def __aenter__(self) -> "UsageLimiter":
-        self._task = asyncio.get_running_loop().create_task(self._flush_loop())
+        self._flusher.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        self._closing = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
-        await self.flush()
+        await self._flusher.stop()  # its last step saves every counter
 
     async def admit(self, key: ApiKey) -> None:
         """Let one request of ``key`` through, or raise RateLimited / QuotaExceeded / Unauthorized."""
@@ -94,8 +91,7 @@ class UsageLimiter:
                 raise QuotaExceeded(key.id, plan.quota, plan.quota_period)
             self._counts[slot] = used + 1
             self._dirty.add(slot)
-            if not self._wake.is_set():
-                self._wake.set()
+            self._flusher.wake()
         if plan.rate is not None:
             self._buckets[key.id].tokens -= 1.0
 
@@ -116,17 +112,8 @@ class UsageLimiter:
         await pending
         return self._counts[slot]
 
-    async def _flush_loop(self) -> None:
-        while not self._closing:
-            await self._wake.wait()
-            await asyncio.sleep(FLUSH_SECONDS)
-            self._wake.clear()
-            try:
-                await self.flush()
-            except StoreError as exc:
-                log.error("%s; will retry", exc)
-                self._wake.set()
-                await asyncio.sleep(1.0)
+    def _flush_failed(self, exc: Exception) -> None:
+        log.error("%s; will retry", exc)
 
     async def flush(self) -> None:
         if not self._dirty:
@@ -141,7 +128,3 @@ class UsageLimiter:
         for slot in [s for s in self._counts if s not in dirty and s not in self._dirty]:
             if len(self._counts) > 10000:
                 del self._counts[slot]
-
-
-def retry_after_header(seconds: float) -> str:
-    return str(max(1, math.ceil(seconds)))

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 from faas.exceptions import FaaSError
 from faas.runtime import Runtime
-from faas.schedules import ScheduleConflict, ScheduleNotFound
+from gateway.errors import admin_error
 from gateway.keys_api import admin_required
 
 MAX_RUNS = 1000
@@ -24,17 +24,14 @@ class AdminApi:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
-    def _refused(self, request: Request) -> Response | None:
-        return admin_required(request, self.runtime)
-
     async def schedules(self, request: Request) -> Response:
-        if (refused := self._refused(request)) is not None:
+        if (refused := await admin_required(request, self.runtime)) is not None:
             return refused
         infos = await self.runtime.schedules.describe()
         return JSONResponse({"schedules": [i.as_json() for i in infos]})
 
     async def schedule(self, request: Request) -> Response:
-        if (refused := self._refused(request)) is not None:
+        if (refused := await admin_required(request, self.runtime)) is not None:
             return refused
         raw = request.query_params.get("limit", "20")
         if not raw.isdigit() or not 1 <= int(raw) <= MAX_RUNS:
@@ -45,11 +42,11 @@ class AdminApi:
             info = await book.info(name)
             runs = await book.runs(name, int(raw))
         except FaaSError as exc:
-            return _error(exc)
+            return admin_error(exc)
         return JSONResponse({**info.as_json(), "runs": [r.as_json() for r in runs]})
 
     async def action(self, request: Request) -> Response:
-        if (refused := self._refused(request)) is not None:
+        if (refused := await admin_required(request, self.runtime)) is not None:
             return refused
         name, action = request.path_params["name"], request.path_params["action"]
         book = self.runtime.schedules
@@ -65,13 +62,5 @@ class AdminApi:
                 return JSONResponse({"message": f"unknown action {action!r}: use pause, resume or run"}, 404)
             info = await book.info(name)
         except FaaSError as exc:
-            return _error(exc)
+            return admin_error(exc)
         return JSONResponse(info.as_json())
-
-
-def _error(exc: FaaSError) -> Response:
-    if isinstance(exc, ScheduleNotFound):
-        return JSONResponse({"message": str(exc)}, 404)
-    if isinstance(exc, ScheduleConflict):
-        return JSONResponse({"message": str(exc)}, 409)
-    return JSONResponse({"message": str(exc)}, 500)

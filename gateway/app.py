@@ -1,8 +1,9 @@
 """The gateway's ASGI application.
 
 User routes from ``[[routes]]`` are matched first by a pure-ASGI dispatcher (the hot path); the
-platform's own endpoints (health, the Lambda Invoke API, and later admin and metrics) are a
-Starlette app behind it. Paths the platform reserves are never handed to user routes.
+platform's own endpoints (health, the OpenAPI document, the Lambda Invoke API, metrics, the admin
+pages and JSON API, bucket objects, @connections) are a Starlette app behind it. Paths the platform
+reserves are never handed to user routes.
 """
 
 from __future__ import annotations
@@ -27,9 +28,18 @@ from gateway.asgi import json_message, send_response
 from gateway.buckets_api import BucketApi
 from gateway.connections_api import ConnectionsApi
 from gateway.http_api import HttpRoutes
-from gateway.invoke_api import InvokeApi
+from gateway.invoke_api import INVOCATION_TYPES, InvokeApi
 from gateway.metrics import HttpMetrics, metrics_endpoint
-from gateway.openapi import build_openapi
+from gateway.openapi import (
+    ApiRoute,
+    Operation,
+    binary_body,
+    build_openapi,
+    each_bucket,
+    each_websocket,
+    json_body,
+    param,
+)
 from gateway.websocket import WebSocketApi
 
 log = logging.getLogger(__name__)
@@ -62,7 +72,7 @@ class GatewayApp:
             return JSONResponse({"status": "ok"})
 
         async def openapi(request: Request) -> Response:
-            return JSONResponse(build_openapi(runtime.config))
+            return JSONResponse(build_openapi(self.platform.routes, runtime.config))
 
         async def not_found(request: Request, exc: Exception) -> Response:
             status = exc.status_code if isinstance(exc, HTTPException) else 500
@@ -71,22 +81,44 @@ class GatewayApp:
 
         self.platform = Starlette(
             routes=[
-                Route("/healthz", healthz, methods=["GET", "HEAD"]),
+                ApiRoute("/healthz", healthz, {"GET": Operation(summary="Readiness", responses=("200", "503"))}),
                 Route("/openapi.json", openapi, methods=["GET"]),
-                Route("/2015-03-31/functions/{name:path}/invocations", invoke.invoke, methods=["POST"]),
-                Route("/metrics", metrics_endpoint(runtime), methods=["GET"]),
+                ApiRoute("/2015-03-31/functions/{name:path}/invocations", invoke.invoke, {"POST": Operation(
+                    summary="Lambda Invoke API", security="key", body=json_body({}, required=False),
+                    parameters=(
+                        param("Qualifier", "query"),
+                        param("X-Amz-Invocation-Type", "header", type="string", enum=list(INVOCATION_TYPES)),
+                        param("X-Amz-Log-Type", "header", type="string", enum=["None", "Tail"]),
+                    ),
+                    responses=("200", "202", "204", "default"),
+                )}),
+                ApiRoute("/metrics", metrics_endpoint(runtime), {"GET": Operation(
+                    summary="Prometheus metrics", security="admin", responses=("200", "401"))}),
                 *admin_routes(runtime),
                 *keys_api.routes(runtime),
                 # Event sources: bucket objects and the schedules' admin API.
-                Route("/buckets/{name}/{key:path}", buckets.get, methods=["GET", "HEAD"]),
-                Route("/buckets/{name}/{key:path}", buckets.put, methods=["PUT"]),
-                Route("/buckets/{name}/{key:path}", buckets.delete, methods=["DELETE"]),
-                Route("/admin/api/schedules", admin.schedules, methods=["GET"]),
-                Route("/admin/api/schedules/{name}", admin.schedule, methods=["GET"]),
-                Route("/admin/api/schedules/{name}/{action}", admin.action, methods=["POST"]),
-                Route(
-                    "/{stage:path}/@connections/{connection_id}", connections.handle, methods=["GET", "POST", "DELETE"]
-                ),
+                ApiRoute("/buckets/{name}/{key:path}", buckets.get, {"GET": Operation(
+                    summary="Download", security="key", responses=("200", "default"))}, each=each_bucket),
+                ApiRoute("/buckets/{name}/{key:path}", buckets.put, {"PUT": Operation(
+                    summary="Upload to bucket {}", security="key", body=binary_body(), responses=("200", "default"),
+                )}, each=each_bucket),
+                ApiRoute("/buckets/{name}/{key:path}", buckets.delete, {"DELETE": Operation(
+                    summary="Delete", security="key", responses=("204", "default"))}, each=each_bucket),
+                ApiRoute("/admin/api/schedules", admin.schedules, {"GET": Operation(
+                    summary="List schedules", security="admin", responses=("200", "401"))}),
+                ApiRoute("/admin/api/schedules/{name}", admin.schedule, {"GET": Operation(
+                    summary="A schedule and its runs", security="admin", responses=("200", "default"))}),
+                ApiRoute("/admin/api/schedules/{name}/{action}", admin.action, {"POST": Operation(
+                    summary="Pause, resume or run a schedule now", security="admin",
+                    parameters=(param("action", "path", type="string", enum=["pause", "resume", "run"]),),
+                    responses=("200", "202", "default"),
+                )}),
+                ApiRoute("/{stage:path}/@connections/{connectionId}", connections.handle, {
+                    "POST": Operation(summary="Send to a {} connection", security="key", body=binary_body(),
+                                      responses=("200", "default")),
+                    "GET": Operation(summary="Describe a connection", security="key", responses=("200", "default")),
+                    "DELETE": Operation(summary="Disconnect", security="key", responses=("204", "default")),
+                }, each=each_websocket),
             ],
             exception_handlers={404: not_found, 405: not_found},
             lifespan=lifespan,

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.types import Receive, Send
 
 from faas.exceptions import PayloadTooLarge, RequestTimeout
+
+
+def fold_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Request headers by lower-cased name, a repeated header's values joined with "," (RFC 9110
+    section 5.3): what API Gateway puts in an event's ``headers`` and what SigV4 canonicalises."""
+    folded: dict[str, str] = {}
+    for raw_name, raw_value in raw:
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        folded[name] = f"{folded[name]},{value}" if name in folded else value
+    return folded
 
 
 async def read_body(scope: dict[str, Any], receive: Receive, limit: int, timeout: float = 30.0) -> bytes:

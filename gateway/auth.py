@@ -1,29 +1,56 @@
-"""Who is calling: the admin key (``Authorization: Bearer``), an API key (``x-api-key``), or AWS
-Signature Version 4 made with a key id and its secret (what boto3 sends).
+"""Who is calling, and may they come in: one ``authorize`` for every door.
 
-``authenticate`` returns a Caller or raises Unauthorized with a reason meant for the logs; the
-HTTP answer stays a plain 403. API keys then pass their usage plan (``admit``).
+Credentials are the admin key (``Authorization: Bearer``), an API key (``x-api-key``, or a query
+parameter where a browser cannot set headers), or AWS Signature Version 4 made with a key id and its
+secret (what boto3 sends). A ``Door`` says which of them it takes. An API key then passes its usage
+plan (rate and quota).
+
+``authorize`` returns a Caller or raises one of ``REFUSALS``: Unauthorized (its reason goes to the
+log, never to the client), SigV4Error (in AWS's words, which the client does see), RateLimited or
+QuotaExceeded. Each door answers them from its table in gateway/errors.py.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
-from faas.exceptions import Unauthorized
+from faas.exceptions import MissingCredentials, Refused, Unauthorized
 from faas.keys import ApiKey
 from faas.runtime import Runtime
 from gateway import sigv4
+from gateway.asgi import fold_headers
+
+log = logging.getLogger(__name__)
 
 ADMIN = "admin"
 
+REFUSALS: tuple[type[Refused], type[sigv4.SigV4Error]] = (Refused, sigv4.SigV4Error)
 
-class MissingCredentials(Unauthorized):
-    """The request carried no credentials at all."""
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Door:
+    """The credentials one door takes."""
+
+    name: str  # for the log
+    admin: bool = True  # the admin key as Authorization: Bearer
+    api_key: bool = True  # an API key; False: the admin key and nothing else
+    services: tuple[str, ...] = ()  # SigV4, scoped to one of these services
+    query_key: str | None = None  # an API key may come in this query parameter
+
+
+ROUTES = Door(name="route", admin=False)  # Authorization belongs to the application behind the route
+INVOKE_API = Door(name="Invoke API", services=("lambda",))
+BUCKETS = Door(name="bucket")
+CONNECTIONS = Door(name="@connections", services=("execute-api",))
+WEBSOCKETS = Door(name="websocket", admin=False, query_key="api_key")  # a browser cannot set headers
+ADMIN_ONLY = Door(name="admin", api_key=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +65,17 @@ class Caller:
         return self.id == ADMIN
 
 
-def header_map(scope: Mapping[str, Any]) -> dict[str, str]:
-    """Lower-cased header names; repeated headers joined with "," (as SigV4 canonicalises them)."""
-    out: dict[str, str] = {}
-    for raw_name, raw_value in scope["headers"]:
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        out[name] = f"{out[name]},{value}" if name in out else value
-    return out
+async def authorize(runtime: Runtime, scope: Scope, door: Door, body: bytes = b"") -> Caller:
+    """The caller at ``door``, once their credentials check out and their usage plan lets this request
+    through; ``body`` is what a SigV4 signature covers. Raises one of ``REFUSALS``."""
+    try:
+        caller = _identify(runtime, scope, door, body)
+        if caller.key is not None and not caller.key.internal:  # admin and internal keys have no plan
+            await runtime.limiter.admit(caller.key)
+    except Unauthorized as exc:
+        log.info("%s %s: refused: %s", door.name, scope.get("path", ""), exc)
+        raise
+    return caller
 
 
 def bearer_token(conn: HTTPConnection) -> str | None:
@@ -65,32 +95,28 @@ def _is_admin_token(token: str, admin_key: str) -> bool:
     return bool(admin_key) and hmac.compare_digest(token.encode(), admin_key.encode())
 
 
-def authenticate(
-    runtime: Runtime,
-    scope: Mapping[str, Any],
-    body: bytes,
-    *,
-    services: tuple[str, ...] = (),
-    query_key: str | None = None,
-    allow_admin: bool = True,
-) -> Caller:
-    """Identify the caller from the admin key, SigV4 (for ``services``), ``x-api-key`` or a query key.
+def _identify(runtime: Runtime, scope: Scope, door: Door, body: bytes) -> Caller:
+    """The caller from the admin key, SigV4 (for ``door.services``), ``x-api-key`` or a query key.
 
-    With ``allow_admin=False`` the Authorization header is not read at all: on user routes it
-    belongs to the application behind them.
+    At a door that takes no admin key the Authorization header is not read at all: on user routes
+    it belongs to the application behind them.
     """
-    headers = header_map(scope)
-    authorization = headers.get("authorization", "") if allow_admin or services else ""
-    if allow_admin and authorization.lower().startswith("bearer "):
+    if not door.api_key:
+        if is_admin(HTTPConnection(scope), runtime.admin_key):
+            return Caller(ADMIN)
+        raise Unauthorized("this door takes the admin key only")
+    headers = fold_headers(scope["headers"])
+    authorization = headers.get("authorization", "") if door.admin or door.services else ""
+    if door.admin and authorization.lower().startswith("bearer "):
         token = authorization[7:].strip()
-        if allow_admin and _is_admin_token(token, runtime.admin_key):
+        if _is_admin_token(token, runtime.admin_key):
             return Caller(ADMIN)
         raise Unauthorized("the bearer token is not the admin key")
-    if services and sigv4.looks_signed(headers):
-        return _sigv4_caller(runtime, scope, headers, body, services)
+    if door.services and sigv4.looks_signed(headers):
+        return _sigv4_caller(runtime, scope, headers, body, door.services)
     secret = headers.get("x-api-key")
-    if secret is None and query_key is not None:
-        secret = _query_param(scope, query_key)
+    if secret is None and door.query_key is not None:
+        secret = _query_param(scope, door.query_key)
     if secret:
         key = runtime.keys.by_secret(secret)
         if key is None:
@@ -133,9 +159,3 @@ def _query_param(scope: Mapping[str, Any], name: str) -> str | None:
         if k == name:
             return v
     return None
-
-
-async def admit(runtime: Runtime, caller: Caller) -> None:
-    """Apply the caller's usage plan (admin and internal keys have none)."""
-    if caller.key is not None and not caller.key.internal:
-        await runtime.limiter.admit(caller.key)

@@ -21,18 +21,19 @@ from typing import IO
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from faas.buckets import UPLOAD_PREFIX, BucketKeyError, bucket_root, object_path
+from faas.buckets import UPLOAD_PREFIX, bucket_root, object_path
 from faas.config import BucketConfig
-from faas.exceptions import QuotaExceeded, RateLimited, Unauthorized
+from faas.exceptions import BucketKeyError
 from faas.runtime import Runtime
-from faas.usage import retry_after_header
-from gateway.auth import admit, authenticate
+from gateway.auth import BUCKETS, REFUSALS, authorize
+from gateway.errors import gateway_error
 
 log = logging.getLogger(__name__)
 
 
-def _message(status: int, message: str, **extra: str) -> Response:
-    return Response(json.dumps({"message": message}), status, extra, media_type="application/json")
+def _message(status: int, message: str) -> Response:
+    """The bucket API's own answers, in the API Gateway style of gateway/errors.py."""
+    return Response(json.dumps({"message": message}), status, media_type="application/json")
 
 
 class BucketApi:
@@ -48,19 +49,14 @@ class BucketApi:
             return _message(404, f"no bucket named {name!r}")
         if bucket.auth != "none":
             try:
-                await admit(self.runtime, authenticate(self.runtime, request.scope, b""))
-            except Unauthorized as exc:
-                log.info("bucket %s: 403: %s", name, exc)
-                return _message(403, "Forbidden")
-            except RateLimited as exc:
-                return _message(429, "Too Many Requests", **{"Retry-After": retry_after_header(exc.retry_after)})
-            except QuotaExceeded:
-                return _message(429, "Limit Exceeded")
+                await authorize(self.runtime, request.scope, BUCKETS)
+            except REFUSALS as exc:
+                return gateway_error(exc)
         root = bucket_root(self.runtime.config.server.data_dir, name)
         try:
             return bucket, object_path(root, request.path_params["key"])
         except BucketKeyError as exc:
-            return _message(400, str(exc))
+            return gateway_error(exc)
 
     async def get(self, request: Request) -> Response:
         target = await self._target(request)

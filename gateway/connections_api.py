@@ -6,11 +6,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from faas.exceptions import QuotaExceeded, RateLimited, Unauthorized
 from faas.runtime import Runtime
-from gateway.auth import admit, authenticate
-from gateway.errors import aws_error
-from gateway.sigv4 import SigV4Error
+from gateway.auth import CONNECTIONS, REFUSALS, authorize
+from gateway.errors import aws_error, connections_error
 from gateway.websocket import WebSocketApi
 
 MAX_POST_BYTES = 131072
@@ -23,17 +21,12 @@ class ConnectionsApi:
 
     async def handle(self, request: Request) -> Response:
         stage = request.path_params["stage"]
-        conn_id = request.path_params["connection_id"]
+        conn_id = request.path_params["connectionId"]
         body = await request.body() if request.method == "POST" else b""
         try:
-            caller = authenticate(self.runtime, request.scope, body, services=("execute-api",))
-            await admit(self.runtime, caller)
-        except SigV4Error as exc:
-            return aws_error(403, "ForbiddenException", exc.message)
-        except Unauthorized:
-            return aws_error(403, "ForbiddenException", "Forbidden")
-        except (RateLimited, QuotaExceeded):
-            return aws_error(429, "LimitExceededException", "Too Many Requests")
+            await authorize(self.runtime, request.scope, CONNECTIONS, body)
+        except REFUSALS as exc:
+            return connections_error(exc)
         ws = self.sockets.stage(stage)
         if ws is None:
             return JSONResponse({"message": "Not Found"}, 404)

@@ -13,22 +13,13 @@ from typing import Any
 from starlette.types import Receive, Send
 
 from faas.config import Config
-from faas.exceptions import (
-    FaaSError,
-    PayloadTooLarge,
-    QuotaExceeded,
-    RateLimited,
-    RequestTimeout,
-    Throttled,
-    Unauthorized,
-)
+from faas.exceptions import FaaSError, PayloadTooLarge, RequestTimeout, Throttled
 from faas.invoke import new_request_id
 from faas.records import Status, Trigger
 from faas.runtime import Runtime
-from faas.usage import retry_after_header
 from gateway.asgi import json_message, read_body, send_response
-from gateway.auth import Caller, admit, authenticate
-from gateway.errors import GATEWAY_ERRORS, lookup
+from gateway.auth import REFUSALS, ROUTES, Caller, authorize
+from gateway.errors import gateway_error_asgi
 from gateway.http_events import MalformedResponse, build_event, map_result
 from gateway.routes import Route, RouteTable
 
@@ -67,22 +58,14 @@ class HttpRoutes:
         server = runtime.config.server
         try:
             body = await read_body(scope, receive, server.max_body_bytes, server.body_timeout)
-        except PayloadTooLarge:
-            return json_message(413, "Request Too Long", rid)
-        except RequestTimeout:
-            return json_message(408, "Request Timeout", rid)
+        except (PayloadTooLarge, RequestTimeout) as exc:
+            return gateway_error_asgi(exc, rid)
         caller: Caller | None = None
         if route.config.auth != "none":
             try:
-                caller = authenticate(runtime, scope, body, allow_admin=False)
-                await admit(runtime, caller)
-            except Unauthorized as exc:
-                log.info("route %s: 403: %s", route.route_key, exc)
-                return json_message(403, "Forbidden", rid)
-            except RateLimited as exc:
-                return json_message(429, "Too Many Requests", rid, [(b"retry-after", retry_after_header(exc.retry_after).encode())])
-            except QuotaExceeded:
-                return json_message(429, "Limit Exceeded", rid)
+                caller = await authorize(runtime, scope, ROUTES, body)
+            except REFUSALS as exc:
+                return gateway_error_asgi(exc, rid)
         authorizer = None
         if caller is not None and caller.key is not None:
             authorizer = {"lambda": {"apiKeyId": caller.key.id, "apiKeyName": caller.key.name}}
@@ -97,12 +80,10 @@ class HttpRoutes:
                 route.config.function, json.dumps(event).encode(), trigger=Trigger.HTTP,
                 caller=caller.id if caller else None, request_id=rid,
             )
-        except Throttled:
-            return json_message(429, "Too Many Requests", rid, [(b"retry-after", b"1")])
         except FaaSError as exc:
-            log.error("route %s: %s", route.route_key, exc)
-            status, message = lookup(GATEWAY_ERRORS, exc)
-            return json_message(status, message, rid)
+            if not isinstance(exc, Throttled):  # throttling is the caps working, not a failure
+                log.error("route %s: %s", route.route_key, exc)
+            return gateway_error_asgi(exc, rid)
         failed = _FAILED.get(result.status)
         if failed is not None:
             return json_message(failed[0], failed[1], rid)
@@ -121,6 +102,5 @@ class HttpRoutes:
         except FaaSError as exc:
             if not isinstance(exc, PayloadTooLarge):
                 log.error("route %s: %s", route.route_key, exc)
-            status, message = lookup(GATEWAY_ERRORS, exc)
-            return json_message(status, message, rid)
+            return gateway_error_asgi(exc, rid)
         return json_message(202, "Accepted", rid)

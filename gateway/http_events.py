@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from faas.config import ServerConfig
+from gateway.asgi import fold_headers
 
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript", "application/x-www-form-urlencoded")
 TEXT_SUFFIXES = ("+json", "+xml")
@@ -41,18 +42,12 @@ def build_event(
     server: ServerConfig,
     authorizer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    headers: dict[str, str] = {}
+    # Payload 2.0 moves cookies out of the headers: every Cookie header, split at ";", into a list.
+    headers = fold_headers(h for h in scope["headers"] if h[0] != b"cookie")
     cookies: list[str] = []
-    for raw_name, raw_value in scope["headers"]:
-        name = raw_name.decode("latin-1")
-        value = raw_value.decode("latin-1")
-        if name == "cookie":
-            cookies.extend(c.strip() for c in value.split(";") if c.strip())
-            continue
-        if name in headers:
-            headers[name] += "," + value
-        else:
-            headers[name] = value
+    for name, value in scope["headers"]:
+        if name == b"cookie":
+            cookies.extend(c.strip() for c in value.decode("latin-1").split(";") if c.strip())
     host = headers.get("host", f"{server.host}:{server.port}")
     client = scope.get("client")
     now = time.time()

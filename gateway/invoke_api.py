@@ -10,22 +10,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from faas.asyncq import ASYNC_PAYLOAD_LIMIT
-from faas.exceptions import (
-    FaaSError,
-    FunctionNotFound,
-    InvalidRequest,
-    PayloadTooLarge,
-    QuotaExceeded,
-    RateLimited,
-    Unauthorized,
-)
+from faas.exceptions import FaaSError, FunctionNotFound, InvalidRequest, PayloadTooLarge
 from faas.invoke import new_request_id
 from faas.records import Trigger
 from faas.runtime import Runtime
-from faas.usage import retry_after_header
-from gateway.auth import MissingCredentials, admit, authenticate
+from gateway.auth import INVOKE_API, REFUSALS, authorize
 from gateway.errors import aws_error, lambda_error
-from gateway.sigv4 import SigV4Error
 
 SYNC_LIMIT = 6 * 1024 * 1024
 LOG_TAIL = 4096
@@ -63,19 +53,9 @@ class InvokeApi:
         except PayloadTooLarge as exc:
             return lambda_error(exc, rid)
         try:
-            caller = authenticate(self.runtime, request.scope, payload, services=("lambda",))
-            await admit(self.runtime, caller)
-        except MissingCredentials:
-            return aws_error(403, "MissingAuthenticationTokenException", "Missing Authentication Token", rid)
-        except SigV4Error as exc:
-            return aws_error(403, exc.code, exc.message, rid)
-        except Unauthorized:
-            return aws_error(403, "UnrecognizedClientException", "The security token included in the request is invalid.", rid)
-        except RateLimited as exc:
-            return aws_error(429, "TooManyRequestsException", "Rate Exceeded.", rid,
-                             Reason="CallerRateLimitExceeded", retry_after=retry_after_header(exc.retry_after))
-        except QuotaExceeded:
-            return aws_error(429, "TooManyRequestsException", "Limit Exceeded", rid, Reason="CallerQuotaExceeded")
+            caller = await authorize(self.runtime, request.scope, INVOKE_API, payload)
+        except REFUSALS as exc:
+            return lambda_error(exc, rid)
         invocation_type = request.headers.get("x-amz-invocation-type", "RequestResponse")
         if invocation_type not in INVOCATION_TYPES:
             return aws_error(400, "InvalidParameterValueException",

@@ -1,4 +1,5 @@
-"""Admin JSON API for API keys: ``/admin/api/keys`` (list, create) and ``/admin/api/keys/{id}`` (revoke).
+"""Admin JSON API for API keys: ``/admin/api/keys`` (list, create) and ``/admin/api/keys/{id}``
+(describe, revoke).
 
 Every call needs the admin key as ``Authorization: Bearer``. The secret is in the create answer only.
 """
@@ -6,66 +7,83 @@ Every call needs the admin key as ``Authorization: Bearer``. The secret is in th
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from faas.config import UsagePlanConfig
 from faas.exceptions import InvalidRequest, KeyNotFound
 from faas.keys import validate_new_key
 from faas.runtime import Runtime
-from gateway.auth import is_admin
+from gateway.auth import ADMIN_ONLY, REFUSALS, authorize
+from gateway.errors import ADMIN_KEY_HINT, admin_error
+from gateway.openapi import ApiRoute, Operation, json_body
 
 
-def admin_required(request: Request, runtime: Runtime) -> Response | None:
-    if is_admin(request, runtime.admin_key):
-        return None
-    return JSONResponse(
-        {"message": "Unauthorized: send the admin key as Authorization: Bearer <key>"}, 401,
-        headers={"WWW-Authenticate": "Bearer"},
-    )
+async def admin_required(request: Request, runtime: Runtime, *, hint: str = ADMIN_KEY_HINT) -> Response | None:
+    """None for the admin, else the 401 that tells the caller how to get in (``hint``)."""
+    try:
+        await authorize(runtime, request.scope, ADMIN_ONLY)
+    except REFUSALS as exc:
+        return admin_error(exc, hint=hint)
+    return None
 
 
 def routes(runtime: Runtime) -> list[Route]:
     async def collection(request: Request) -> Response:
-        denied = admin_required(request, runtime)
+        denied = await admin_required(request, runtime)
         if denied is not None:
             return denied
         if request.method == "GET":
             return JSONResponse({"keys": [k.public() for k in await runtime.keys.list()]})
         try:
-            data = json.loads(await request.body() or b"{}")
-        except ValueError as exc:
-            return JSONResponse({"message": f"body must be a JSON object: {exc}"}, 400)
-        if not isinstance(data, dict):
-            return JSONResponse({"message": "body must be a JSON object with name and plan"}, 400)
-        unknown = set(data) - {"name", "plan"}
-        if unknown:
-            return JSONResponse({"message": f"unknown field {sorted(unknown)[0]!r}: only name and plan"}, 400)
-        try:
-            name, plan = validate_new_key(data.get("name"), data.get("plan"), runtime.config.usage_plans)
+            name, plan = _new_key(await request.body(), runtime.config.usage_plans)
         except InvalidRequest as exc:
-            return JSONResponse({"message": str(exc)}, 400)
+            return admin_error(exc)
         key, secret = await runtime.keys.create(name, plan)
         return JSONResponse({"id": key.id, "secret": secret, "name": key.name, "plan": key.plan}, 201)
 
     async def item(request: Request) -> Response:
-        denied = admin_required(request, runtime)
+        denied = await admin_required(request, runtime)
         if denied is not None:
             return denied
         key_id = request.path_params["key_id"]
-        if request.method == "GET":
-            found = [k for k in await runtime.keys.list() if k.id == key_id]
-            if not found:
-                return JSONResponse({"message": f"API key not found: {key_id}"}, 404)
-            return JSONResponse(found[0].public())
         try:
+            if request.method == "GET":
+                found = [k for k in await runtime.keys.list() if k.id == key_id]
+                if not found:
+                    raise KeyNotFound(key_id)
+                return JSONResponse(found[0].public())
             key = await runtime.keys.revoke(key_id)
         except KeyNotFound as exc:
-            return JSONResponse({"message": str(exc)}, 404)
+            return admin_error(exc)
         return JSONResponse(key.public())
 
     return [
-        Route("/admin/api/keys", collection, methods=["GET", "POST"]),
-        Route("/admin/api/keys/{key_id}", item, methods=["GET", "DELETE"]),
+        ApiRoute("/admin/api/keys", collection, {
+            "GET": Operation(summary="List API keys", security="admin", responses=("200", "401")),
+            "POST": Operation(summary="Create an API key", security="admin", responses=("201", "400", "401"),
+                              body=json_body({"type": "object", "required": ["name"],
+                                              "properties": {"name": {"type": "string"}, "plan": {"type": "string"}}})),
+        }),
+        ApiRoute("/admin/api/keys/{key_id}", item, {
+            "GET": Operation(summary="Describe an API key", security="admin", responses=("200", "401", "404")),
+            "DELETE": Operation(summary="Revoke an API key", security="admin", responses=("200", "401", "404")),
+        }),
     ]
+
+
+def _new_key(body: bytes, plans: Mapping[str, UsagePlanConfig]) -> tuple[str, str | None]:
+    """The name and plan of a key to create, from the request body; InvalidRequest says what is wrong."""
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError as exc:
+        raise InvalidRequest(f"body must be a JSON object: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidRequest("body must be a JSON object with name and plan")
+    unknown = set(data) - {"name", "plan"}
+    if unknown:
+        raise InvalidRequest(f"unknown field {sorted(unknown)[0]!r}: only name and plan")
+    return validate_new_key(data.get("name"), data.get("plan"), plans)

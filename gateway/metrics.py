@@ -16,12 +16,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from faas.metrics import CONTENT_TYPE, Metrics
 from faas.runtime import Runtime
-from gateway.auth import is_admin
+from gateway.auth import ADMIN_ONLY, REFUSALS, authorize
+from gateway.errors import admin_error
 
 __all__ = ["ROUTE_KEY", "HttpMetrics", "metrics_endpoint"]
 
@@ -66,9 +67,12 @@ class HttpMetrics:
 
 def metrics_endpoint(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
     async def metrics(request: Request) -> Response:
-        if runtime.config.server.metrics_auth and not is_admin(request, runtime.admin_key):
-            return JSONResponse({"message": "Unauthorized: send the admin key as Authorization: Bearer, "
-                                 "or set server.metrics_auth = false"}, 401, headers={"www-authenticate": "Bearer"})
+        if runtime.config.server.metrics_auth:
+            try:
+                await authorize(runtime, request.scope, ADMIN_ONLY)
+            except REFUSALS as exc:
+                return admin_error(exc, hint="Unauthorized: send the admin key as Authorization: Bearer, "
+                                   "or set server.metrics_auth = false")
         return Response(runtime.metrics.exposition(), media_type=CONTENT_TYPE)
 
     return metrics

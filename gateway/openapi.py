@@ -1,124 +1,119 @@
-"""The OpenAPI 3 document the gateway serves at ``/openapi.json``: the platform's own endpoints plus
-the user routes of the running config (so a fuzzer or a client generator sees everything)."""
+"""The OpenAPI 3 document the gateway serves at ``/openapi.json``, built from the routes it serves (so
+a fuzzer or a client generator sees everything, and nothing the gateway does not serve).
+
+Two tables feed it. The platform's own JSON endpoints are ``ApiRoute``s: a Starlette ``Route`` that
+carries an ``Operation`` per method, written next to the route, so its path and methods are the
+route's own. The user routes are the running config's ``[[routes]]``. The admin HTML pages are plain
+``Route``s and stay out.
+"""
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from starlette.routing import BaseRoute, Route
 
 from faas import __version__
-from faas.config import Config
+from faas.config import ROUTE_PARAM, Config
+
+__all__ = ["ApiRoute", "Instance", "Operation", "binary_body", "build_openapi", "each_bucket", "each_websocket",
+           "json_body", "param"]
 
 _ERROR = {"description": "Error", "content": {"application/json": {"schema": {"type": "object"}}}}
 _ANY = {"description": "Response"}
-_BEARER: list[dict[str, list[str]]] = [{"adminKey": []}]
-_KEYED: list[dict[str, list[str]]] = [{"adminKey": []}, {"apiKey": []}, {"sigv4": []}]
-_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\+?\}")
+_SECURITY: dict[str, list[dict[str, list[str]]]] = {
+    "admin": [{"adminKey": []}],
+    "key": [{"adminKey": []}, {"apiKey": []}, {"sigv4": []}],
+}
 
 
-def _path_param(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Operation:
+    """How one method of an ``ApiRoute`` appears in the document."""
+
+    summary: str  # with ``each``, "{}" becomes the configured bucket or WebSocket API's label
+    responses: tuple[str, ...]  # status codes: a 2xx is a "Response", any other (and "default") an "Error"
+    security: Literal["admin", "key"] | None = None  # the admin key only, or any credential
+    parameters: tuple[dict[str, Any], ...] = ()  # query and header ones; a path one replaces the path's own
+    body: dict[str, Any] | None = None  # the requestBody object
 
 
-def _json_body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Instance:
+    """One configured bucket or WebSocket API that a route family serves."""
+
+    value: str  # fills the route's first path parameter
+    label: str  # fills "{}" in the summaries
+    public: bool = False  # served without credentials, whatever the operation says
+
+
+class ApiRoute(Route):
+    """A platform route listed in the document; it serves exactly the methods it documents (GET
+    brings HEAD, as with any Starlette route).
+
+    ``each`` makes the route a family, documented once per configured thing: the bucket API's
+    ``/buckets/{name}/...`` appears as ``/buckets/photos/...`` for each bucket.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        operations: Mapping[str, Operation],
+        *,
+        each: Callable[[Config], Iterable[Instance]] | None = None,
+    ) -> None:
+        super().__init__(path, endpoint, methods=list(operations))
+        self.operations = operations
+        self.each = each
+
+
+def each_bucket(config: Config) -> Iterator[Instance]:
+    for bucket in config.buckets:
+        yield Instance(value=bucket.name, label=bucket.name, public=bucket.auth != "api_key")
+
+
+def each_websocket(config: Config) -> Iterator[Instance]:
+    for ws in config.websockets:
+        yield Instance(value=ws.stage, label=ws.path)
+
+
+def param(name: str, where: Literal["path", "query", "header"], **schema: Any) -> dict[str, Any]:
+    """A parameter; ``schema`` defaults to any string (a non-empty one in a path)."""
+    if where == "path":
+        return {"name": name, "in": "path", "required": True, "schema": schema or {"type": "string", "minLength": 1}}
+    return {"name": name, "in": where, "schema": schema or {"type": "string"}}
+
+
+def json_body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
     return {"required": required, "content": {"application/json": {"schema": schema}}}
 
 
-def build_openapi(config: Config) -> dict[str, Any]:
-    paths: dict[str, dict[str, Any]] = {
-        "/healthz": {"get": {"summary": "Readiness", "responses": {"200": _ANY, "503": _ERROR}}},
-        "/2015-03-31/functions/{name}/invocations": {
-            "post": {
-                "summary": "Lambda Invoke API",
-                "parameters": [
-                    _path_param("name"),
-                    {"name": "Qualifier", "in": "query", "schema": {"type": "string"}},
-                    {"name": "X-Amz-Invocation-Type", "in": "header",
-                     "schema": {"type": "string", "enum": ["RequestResponse", "Event", "DryRun"]}},
-                    {"name": "X-Amz-Log-Type", "in": "header", "schema": {"type": "string", "enum": ["None", "Tail"]}},
-                ],
-                "requestBody": _json_body({}, required=False),
-                "security": _KEYED,
-                "responses": {"200": _ANY, "202": _ANY, "204": _ANY, "default": _ERROR},
-            }
-        },
-        "/admin/api/keys": {
-            "get": {"summary": "List API keys", "security": _BEARER, "responses": {"200": _ANY, "401": _ERROR}},
-            "post": {
-                "summary": "Create an API key",
-                "security": _BEARER,
-                "requestBody": _json_body({
-                    "type": "object",
-                    "properties": {"name": {"type": "string"}, "plan": {"type": "string"}},
-                    "required": ["name"],
-                }),
-                "responses": {"201": _ANY, "400": _ERROR, "401": _ERROR},
-            },
-        },
-        "/admin/api/keys/{key_id}": {
-            "get": {"summary": "Describe an API key", "security": _BEARER, "parameters": [_path_param("key_id")],
-                    "responses": {"200": _ANY, "401": _ERROR, "404": _ERROR}},
-            "delete": {"summary": "Revoke an API key", "security": _BEARER, "parameters": [_path_param("key_id")],
-                       "responses": {"200": _ANY, "401": _ERROR, "404": _ERROR}},
-        },
-    }
-    paths["/metrics"] = {"get": {"summary": "Prometheus metrics", "security": _BEARER,
-                                 "responses": {"200": _ANY, "401": _ERROR}}}
-    paths["/admin/api/bill"] = {"get": {
-        "summary": "A month's bill as JSON", "security": _BEARER,
-        "parameters": [{"name": "month", "in": "query", "schema": {"type": "string"}},
-                       {"name": "by", "in": "query", "schema": {"type": "string", "enum": ["function", "key"]}}],
-        "responses": {"200": _ANY, "default": _ERROR}}}
-    paths["/admin/api/schedules"] = {"get": {"summary": "List schedules", "security": _BEARER,
-                                             "responses": {"200": _ANY, "401": _ERROR}}}
-    paths["/admin/api/schedules/{name}"] = {"get": {
-        "summary": "A schedule and its runs", "security": _BEARER, "parameters": [_path_param("name")],
-        "responses": {"200": _ANY, "default": _ERROR}}}
-    paths["/admin/api/schedules/{name}/{action}"] = {"post": {
-        "summary": "Pause, resume or run a schedule now", "security": _BEARER,
-        "parameters": [_path_param("name"),
-                       {"name": "action", "in": "path", "required": True,
-                        "schema": {"type": "string", "enum": ["pause", "resume", "run"]}}],
-        "responses": {"200": _ANY, "202": _ANY, "default": _ERROR}}}
-    for bucket in config.buckets:
-        item = f"/buckets/{bucket.name}/{{key}}"
-        security = _KEYED if bucket.auth == "api_key" else []
-        params = [_path_param("key")]
-        paths[item] = {
-            "put": {"summary": f"Upload to bucket {bucket.name}", "parameters": params, "security": security,
-                    "requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
-                    "responses": {"200": _ANY, "default": _ERROR}},
-            "get": {"summary": "Download", "parameters": params, "security": security,
-                    "responses": {"200": _ANY, "default": _ERROR}},
-            "delete": {"summary": "Delete", "parameters": params, "security": security,
-                       "responses": {"204": _ANY, "default": _ERROR}},
-        }
-    for ws in config.websockets:
-        base = f"/{ws.stage}/@connections/{{connectionId}}"
-        params = [_path_param("connectionId")]
-        paths[base] = {
-            "post": {"summary": f"Send to a {ws.path} connection", "parameters": params, "security": _KEYED,
-                     "requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
-                     "responses": {"200": _ANY, "default": _ERROR}},
-            "get": {"summary": "Describe a connection", "parameters": params, "security": _KEYED,
-                    "responses": {"200": _ANY, "default": _ERROR}},
-            "delete": {"summary": "Disconnect", "parameters": params, "security": _KEYED,
-                       "responses": {"204": _ANY, "default": _ERROR}},
-        }
-    for route in config.routes:
-        path = _PARAM.sub(r"{\1}", route.path)
-        methods = ["get", "post", "put", "patch", "delete"] if route.method == "ANY" else [route.method.lower()]
-        params = [_path_param(m.group(1)) for m in _PARAM.finditer(route.path)]
+def binary_body() -> dict[str, Any]:
+    return {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+
+
+def build_openapi(routes: Iterable[BaseRoute], config: Config) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        if isinstance(route, ApiRoute):
+            _document(route, config, paths)
+    for user in config.routes:
+        path = ROUTE_PARAM.sub(r"{\1}", user.path)
+        methods = ["get", "post", "put", "patch", "delete"] if user.method == "ANY" else [user.method.lower()]
+        params = [param(m.group(1), "path") for m in ROUTE_PARAM.finditer(user.path)]
         for method in methods:
             op: dict[str, Any] = {
-                "summary": f"{route.route_key} -> {route.function}",
+                "summary": f"{user.route_key} -> {user.function}",
                 "parameters": params,
                 "responses": {"default": _ANY},
             }
-            if route.auth == "api_key":
+            if user.auth == "api_key":
                 op["security"] = [{"apiKey": []}]
             if method in ("post", "put", "patch"):
-                op["requestBody"] = _json_body({}, required=False)
+                op["requestBody"] = json_body({}, required=False)
             paths.setdefault(path, {})[method] = op
     return {
         "openapi": "3.0.3",
@@ -132,3 +127,32 @@ def build_openapi(config: Config) -> dict[str, Any]:
             }
         },
     }
+
+
+def _document(route: ApiRoute, config: Config, paths: dict[str, dict[str, Any]]) -> None:
+    names = list(route.param_convertors)  # the path's parameters, in order
+    instances: Iterable[Instance | None] = [None] if route.each is None else route.each(config)
+    for instance in instances:
+        path = route.path_format
+        if instance is not None:
+            path = path.replace(f"{{{names[0]}}}", instance.value, 1)
+        for method, operation in route.operations.items():
+            paths.setdefault(path, {})[method.lower()] = _operation(operation, names, instance)
+
+
+def _operation(operation: Operation, names: list[str], instance: Instance | None) -> dict[str, Any]:
+    own = {p["name"]: p for p in operation.parameters if p["in"] == "path"}
+    in_path = names[1:] if instance is not None else names
+    params = [own.get(name) or param(name, "path") for name in in_path]
+    params += [p for p in operation.parameters if p["in"] != "path"]
+    op: dict[str, Any] = {"summary": operation.summary.format(instance.label) if instance else operation.summary}
+    if params:
+        op["parameters"] = params
+    if operation.body is not None:
+        op["requestBody"] = operation.body
+    if instance is not None and instance.public:
+        op["security"] = []
+    elif operation.security is not None:
+        op["security"] = _SECURITY[operation.security]
+    op["responses"] = {code: _ANY if code.startswith("2") else _ERROR for code in operation.responses}
+    return op

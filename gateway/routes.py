@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from faas.config import RouteConfig
-
-PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}")
+from faas.config import ROUTE_PARAM, RouteConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +24,7 @@ def _compile(route: RouteConfig) -> Route:
     pos = 0
     greedy = 0
     params = 0
-    for m in PARAM.finditer(path):
+    for m in ROUTE_PARAM.finditer(path):
         regex += re.escape(path[pos : m.start()])
         if m.group(2):
             # greedy; may be empty so that "/app/{proxy+}" also serves "/app/"
@@ -38,7 +36,7 @@ def _compile(route: RouteConfig) -> Route:
         pos = m.end()
     regex += re.escape(path[pos:])
     # More literal text wins, then fewer greedy parameters, as in API Gateway's "most specific" rule.
-    literal = len(PARAM.sub("", path))
+    literal = len(ROUTE_PARAM.sub("", path))
     return Route(route, route.route_key, re.compile(f"^{regex}$"), (greedy, -literal, params))
 
 

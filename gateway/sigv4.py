@@ -2,8 +2,8 @@
 
 Pure and synchronous: no I/O, no clock unless ``now`` is left out. The gateway parses the
 ``Authorization`` header with :func:`parse_authorization`, looks up the secret for
-``credential.access_key_id`` (and checks ``credential.service`` / ``credential.region`` against
-what the route expects), then calls :func:`verify` with the request exactly as it arrived.
+``credential.access_key_id`` (and checks ``credential.service`` against what the endpoint expects;
+the region is not checked), then calls :func:`verify` with the request exactly as it arrived.
 
 The canonical request is rebuilt the way botocore's ``SigV4Auth`` builds it for non-S3 services
 (lambda, execute-api), so a request signed by boto3 verifies byte for byte:

@@ -21,11 +21,12 @@ from urllib.parse import parse_qsl
 from starlette.types import Receive, Send
 
 from faas.config import Config, WebSocketConfig
-from faas.exceptions import FaaSError, QuotaExceeded, RateLimited, Throttled, Unauthorized
+from faas.exceptions import FaaSError, Throttled
 from faas.invoke import InvokeResult, new_request_id
 from faas.records import Trigger
 from faas.runtime import Runtime
-from gateway.auth import Caller, admit, authenticate
+from gateway.asgi import fold_headers
+from gateway.auth import REFUSALS, WEBSOCKETS, Caller, authorize
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +49,13 @@ class Connection:
         self.last_active = self.connected_at
         client = scope.get("client")
         self.source_ip = client[0] if client else "127.0.0.1"
-        headers: dict[str, str] = {}
+        self.headers = fold_headers(scope["headers"])
         multi: dict[str, list[str]] = defaultdict(list)
         for raw_name, raw_value in scope["headers"]:
-            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
-            headers[name] = f"{headers[name]},{value}" if name in headers else value
-            multi[name].append(value)
-        self.headers = headers
+            multi[raw_name.decode("latin-1").lower()].append(raw_value.decode("latin-1"))
         self.multi_headers = dict(multi)
-        self.user_agent = headers.get("user-agent", "")
-        self.domain = headers.get("host", "")
+        self.user_agent = self.headers.get("user-agent", "")
+        self.domain = self.headers.get("host", "")
         self.open = True
         self._lock = asyncio.Lock()
         self.tasks: set[asyncio.Task[None]] = set()
@@ -127,11 +125,9 @@ class WebSocketApi:
         caller: Caller | None = None
         if ws.auth == "api_key":
             try:
-                caller = authenticate(self.runtime, scope, b"", query_key="api_key", allow_admin=False)
-                await admit(self.runtime, caller)
-            except (Unauthorized, RateLimited, QuotaExceeded) as exc:
-                log.info("websocket %s: connection refused: %s", ws.path, exc)
-                await send({"type": "websocket.close", "code": 1008})
+                caller = await authorize(self.runtime, scope, WEBSOCKETS)
+            except REFUSALS:
+                await send({"type": "websocket.close", "code": 1008})  # before the upgrade: uvicorn answers 403
                 return
         conn = Connection(secrets.token_urlsafe(12), ws, send, scope, caller)
         query = scope.get("query_string", b"").decode("latin-1")

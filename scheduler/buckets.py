@@ -15,8 +15,8 @@ announced once, and only when complete:
   runs them with ``trigger = "bucket"`` and retries them per the function's ``max_retries``.
 - an object whose content (eTag) did not change is not announced again (a ``touch``, a restart).
 
-The event is the S3 ``ObjectCreated:Put`` / ``ObjectRemoved:Delete`` notification of
-``shared/contracts/aws-wire-formats.md`` section 5.
+The event is the S3 ``ObjectCreated:Put`` / ``ObjectRemoved:Delete`` notification, version 2.1 of
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html.
 """
 
 from __future__ import annotations
@@ -36,10 +36,11 @@ from urllib.parse import quote_plus
 
 import watchfiles
 
-from faas.buckets import BUCKETS_DIR, UPLOAD_PREFIX, BucketKeyError, is_hidden, md5_file, object_path
+from faas.background import TaskSet
+from faas.buckets import BUCKETS_DIR, UPLOAD_PREFIX, is_hidden, md5_file, object_path
 from faas.config import BucketConfig, Config
 from faas.events import BucketObject, QueuedEvent, iso_time
-from faas.exceptions import FaaSError
+from faas.exceptions import BucketKeyError, FaaSError
 from faas.records import Trigger
 from faas.runtime import Runtime
 
@@ -108,7 +109,7 @@ class BucketWatcher:
         self._refused: set[Key] = set()
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks = TaskSet("bucket watch")
         self._config_changed = False
         self.announced = 0
 
@@ -119,9 +120,9 @@ class BucketWatcher:
         await asyncio.to_thread(self._make_folders)
         await asyncio.to_thread(self._remove_stale_uploads)
         self._manifest = await self.store.bucket_objects()
-        loop = asyncio.get_running_loop()
-        ready = loop.create_future()
-        self._tasks = [loop.create_task(self._watch(ready)), loop.create_task(self._settle())]
+        ready = asyncio.get_running_loop().create_future()
+        self._tasks.spawn(self._watch(ready))
+        self._tasks.spawn(self._settle())
         await ready
         # A file landing before the watch is active and after this scan is found by the next rescan.
         await self._scan()
@@ -135,11 +136,7 @@ class BucketWatcher:
 
     async def __aexit__(self, *exc: object) -> None:
         self._stop.set()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._tasks.cancel()
 
     def _make_folders(self) -> None:
         for name in self._buckets():

@@ -24,6 +24,7 @@ from typing import Any
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent  # type: ignore[import-untyped]
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 
+from faas.background import TaskSet
 from faas.config import Config, ScheduleConfig
 from faas.exceptions import FaaSError
 from faas.expressions import Schedule
@@ -31,8 +32,6 @@ from faas.runtime import Runtime
 from scheduler.expressions import ExpressionTrigger
 
 log = logging.getLogger(__name__)
-
-_TINY = timedelta(microseconds=1)
 
 
 class _FireTrigger(ExpressionTrigger):
@@ -70,7 +69,7 @@ class CronScheduler:
         self._configs: dict[str, ScheduleConfig] = {}
         self._triggers: dict[str, _FireTrigger] = {}
         self._lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet("scheduler task")
         self._closing = False
 
     async def __aenter__(self) -> "CronScheduler":
@@ -87,8 +86,7 @@ class CronScheduler:
         self._closing = True
         self._scheduler.pause()
         # Let fires being recorded finish (they are short transactions), then stop the clock.
-        while self._tasks:
-            await asyncio.wait(set(self._tasks))
+        await self._tasks.join()
         self._scheduler.shutdown(wait=False)
         done = asyncio.get_running_loop().create_future()
         asyncio.get_running_loop().call_soon(done.set_result, None)
@@ -100,14 +98,7 @@ class CronScheduler:
         if self._closing:
             coro.close()
             return
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("scheduler task failed", exc_info=task.exception())
+        self._tasks.spawn(coro)
 
     def _on_config(self, config: Config, changed: set[str]) -> None:
         self._spawn(self._sync(config, catch_up=True))
@@ -191,7 +182,7 @@ class CronScheduler:
     async def _fire(self, name: str) -> None:
         task = asyncio.current_task()
         if task is not None:
-            self._tasks.add(task)
+            self._tasks.add(task)  # APScheduler's task: shutdown waits for it like for ours
         try:
             schedule, trigger = self._configs.get(name), self._triggers.get(name)
             if schedule is None or trigger is None or trigger.fired is None:
@@ -199,9 +190,6 @@ class CronScheduler:
             await self.book.fire(schedule, trigger.fired.timestamp())
         except FaaSError as exc:
             log.error("schedule %s: fire not recorded: %s", name, exc)
-        finally:
-            if task is not None:
-                self._tasks.discard(task)
 
     def _on_missed(self, event: JobExecutionEvent) -> None:
         name = event.job_id.removeprefix("schedule:")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -199,3 +200,42 @@ def make_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[.
 
 def log_result(response: httpx.Response) -> str:
     return base64.b64decode(response.headers["x-amz-log-result"]).decode()
+
+
+REQUEST_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+def wire(server: Server, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b"") -> str:
+    """The response exactly as it crossed the socket (status line, headers in their order and case,
+    body), with the Date header dropped and request ids shown as ``<rid>``: error responses are part
+    of the API, so tests pin them byte for byte."""
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nConnection: close\r\n"
+    for name, value in (headers or {}).items():
+        head += f"{name}: {value}\r\n"
+    if body or method in ("POST", "PUT"):
+        head += f"Content-Length: {len(body)}\r\n"
+    chunks = []
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
+        s.sendall(head.encode("latin-1") + b"\r\n" + body)
+        while chunk := s.recv(65536):
+            chunks.append(chunk)
+    return masked(b"".join(chunks).decode("latin-1"))
+
+
+def shown(r: httpx.Response) -> str:
+    """An httpx response in ``wire``'s form, for requests a raw socket cannot make (a refused
+    upload is answered before it is sent, and closing then resets the socket)."""
+    head = [f"HTTP/1.1 {r.status_code} {r.reason_phrase}"]
+    head += [f"{name.decode('latin-1')}: {value.decode('latin-1')}" for name, value in r.headers.raw]
+    return masked("\r\n".join([*head, "", r.content.decode("latin-1")]))
+
+
+def http(status: str, *headers: str, body: str = "", close: bool = True) -> str:
+    """A response as ``wire`` (``close``) or ``shown`` gives it: uvicorn adds the server header first
+    and, on a connection the client closes, the connection header last."""
+    return "\r\n".join([f"HTTP/1.1 {status}", "server: uvicorn", *headers, *(["connection: close"] * close), "", body])
+
+
+def masked(text: str) -> str:
+    lines = [line for line in text.split("\r\n") if not line.lower().startswith("date: ")]
+    return REQUEST_ID.sub("<rid>", "\r\n".join(lines))

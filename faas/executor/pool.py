@@ -9,6 +9,7 @@ A worker that announces a frame over ``protocol.MAX_FRAME`` is killed before it 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import json
 import logging
@@ -21,6 +22,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from faas.background import WakeLoop
 from faas.config import ExecutorConfig, ServerConfig
 from faas.exceptions import ExecutorUnavailable, PayloadTooLarge, Throttled
 from faas.executor import protocol
@@ -314,7 +316,8 @@ class WorkerPool:
         self._versions: dict[str, int] = {}
         self._total = 0
         self._closing = False
-        self._reaper: asyncio.Task[None] | None = None
+        self._drained = asyncio.Event()  # set when the last busy call ends during shutdown
+        self._reaper = WakeLoop(self._reap_idle, name="idle worker reaper", interval=self._reap_every)
         self.uid: int | None = None
         self.gid: int | None = None
         if executor.user:
@@ -327,7 +330,7 @@ class WorkerPool:
     # --- lifecycle ------------------------------------------------------------------------------
 
     async def __aenter__(self) -> "WorkerPool":
-        self._reaper = asyncio.get_running_loop().create_task(self._reap_idle())
+        self._reaper.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -336,17 +339,14 @@ class WorkerPool:
             for fut in slots.waiters:
                 if not fut.done():
                     fut.set_result(None)
-        # In-flight calls finish (they are metered after), within a grace period.
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + SHUTDOWN_GRACE
-        while any(s.busy for s in self._slots.values()) and loop.time() < deadline:
-            await asyncio.sleep(0.02)
-        if self._reaper is not None:
-            self._reaper.cancel()
-            try:
-                await self._reaper
-            except asyncio.CancelledError:
-                pass
+        # In-flight calls finish (they are metered after), within a grace period. A waiter woken
+        # above may still take a slot, so look again each time the last call ends.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(SHUTDOWN_GRACE):
+                while self._busy():
+                    self._drained.clear()
+                    await self._drained.wait()
+        await self._reaper.stop()
         for slots in self._slots.values():
             for w in slots.idle:
                 w.close()
@@ -414,6 +414,7 @@ class WorkerPool:
                 await self._start(worker, fn)
             except BaseException:
                 self._slots[fn.name].busy -= 1
+                self._check_drained()
                 self._retire(worker)
                 self._wake_all()
                 raise
@@ -501,6 +502,7 @@ class WorkerPool:
     def _release(self, worker: WorkerHandle, reusable: bool) -> None:
         slots = self._slots[worker.function]
         slots.busy -= 1
+        self._check_drained()
         current = self._versions.get(worker.function)
         if reusable and not self._closing and worker.version == current:
             while slots.waiters:
@@ -516,6 +518,14 @@ class WorkerPool:
         else:
             self._retire(worker)
             self._wake_all()
+
+    def _busy(self) -> bool:
+        return any(s.busy for s in self._slots.values())
+
+    def _check_drained(self) -> None:
+        """During shutdown, wake ``__aexit__``'s drain once no call is busy any more."""
+        if self._closing and not self._busy():
+            self._drained.set()
 
     def _retire(self, worker: WorkerHandle) -> None:
         worker.close()
@@ -560,16 +570,16 @@ class WorkerPool:
                 if other != name:
                     self._wake(slots)
 
+    def _reap_every(self) -> float:
+        return min(5.0, max(0.2, self.executor.idle_timeout / 4))
+
     async def _reap_idle(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(min(5.0, max(0.2, self.executor.idle_timeout / 4)))
-            cutoff = loop.time() - self.executor.idle_timeout
-            for slots in self._slots.values():
-                stale = [w for w in slots.idle if w.idle_since < cutoff]
-                for w in stale:
-                    slots.idle.remove(w)
-                    self._retire(w)
+        cutoff = asyncio.get_running_loop().time() - self.executor.idle_timeout
+        for slots in self._slots.values():
+            stale = [w for w in slots.idle if w.idle_since < cutoff]
+            for w in stale:
+                slots.idle.remove(w)
+                self._retire(w)
 
 
 def _today() -> str:

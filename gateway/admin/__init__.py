@@ -1,27 +1,24 @@
 """The admin web pages under ``/admin``: log in with the admin key, then one section per nav entry.
 
 ``admin_routes(runtime)`` gives the gateway its routes: login and logout, the overview, the static
-stylesheet, and each section of ``gateway.admin.sections.SECTIONS`` (its module's routes, or a
-"not available yet" page).
+stylesheet, and the routes of each section's module (one per entry of ``gateway.admin.pages.SECTIONS``).
 """
 
 from __future__ import annotations
 
 import hmac
-import importlib
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from faas import store_stats
+from faas.store import stats as store_stats
 from faas.bills import current_month, month_bill, prices_of
 from faas.runtime import Runtime
+from gateway.admin import bills, dead_letters, functions, invocations, keys, schedules
 from gateway.admin.pages import Admin, Endpoint, action, page, secure
-from gateway.admin.sections import SECTIONS, Section
 from gateway.admin.session import COOKIE, LIFETIME, Session, read_form, safe_next, same_origin
 
 __all__ = ["admin_routes"]
@@ -31,18 +28,19 @@ STATIC = {"admin.css": "text/css; charset=utf-8"}
 
 def admin_routes(runtime: Runtime) -> list[BaseRoute]:
     admin = Admin(runtime)
-    routes: list[BaseRoute] = [
+    return [
         Route("/admin", overview(admin), methods=["GET"]),
         Route("/admin/login", _login(admin), methods=["GET", "POST"]),
         Route("/admin/logout", logout(admin), methods=["POST"]),
         Route("/admin/static/{name}", _static(), methods=["GET"]),
+        # One module per entry of pages.SECTIONS, in nav order.
+        *schedules.routes(admin),
+        *functions.routes(admin),
+        *invocations.routes(admin),
+        *bills.routes(admin),
+        *keys.routes(admin),
+        *dead_letters.routes(admin),
     ]
-    for section in SECTIONS:
-        if section.module is None:
-            routes.append(Route(section.path, unavailable(section)(admin), methods=["GET"]))
-        else:
-            routes.extend(importlib.import_module(section.module).routes(admin))
-    return routes
 
 
 @page
@@ -60,14 +58,6 @@ async def overview(admin: Admin, request: Request, session: Session) -> Response
         errors=sum(s.errors for s in stats.values()), throttles=sum(s.throttles for s in stats.values()),
         busy=sum(w["busy"] for w in workers.values()), idle=sum(w["idle"] for w in workers.values()), bill=bill,
     )
-
-
-def unavailable(section: Section) -> Callable[[Admin], Endpoint]:
-    @page
-    async def handler(admin: Admin, request: Request, session: Session) -> Response:
-        return admin.render(request, "unavailable.html", section=section.slug, session=session, this=section)
-
-    return handler
 
 
 def _login(admin: Admin) -> Endpoint:

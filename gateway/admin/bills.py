@@ -8,11 +8,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from faas import store_billing
+from faas.store import rollups as store_billing
 from faas.billing import Bill
 from faas.bills import BY, bill_csv, bill_json, current_month, key_names, month_bill, prices_of
 from gateway.admin.pages import Admin, api, page, secure
 from gateway.admin.session import Session
+from gateway.openapi import ApiRoute, Operation, param
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -64,5 +65,8 @@ def routes(admin: Admin) -> list[Route]:
     return [
         Route("/admin/bills", bill_page(admin), methods=["GET"]),
         Route("/admin/bills.csv", bill_csv_download(admin), methods=["GET"]),
-        Route("/admin/api/bill", bill_api(admin), methods=["GET"]),
+        ApiRoute("/admin/api/bill", bill_api(admin), {"GET": Operation(
+            summary="A month's bill as JSON", security="admin", responses=("200", "default"),
+            parameters=(param("month", "query"), param("by", "query", type="string", enum=list(BY))),
+        )}),
     ]

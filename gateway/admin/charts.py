@@ -12,7 +12,7 @@ from html import escape
 
 from markupsafe import Markup
 
-from faas.store_stats import HourStats
+from faas.store import HourStats
 
 __all__ = ["HOURS", "calls_chart", "sparkline"]
 

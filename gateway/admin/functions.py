@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from faas import store_stats
+from faas.store import stats as store_stats
 from faas.exceptions import FunctionNotFound
 from gateway.admin.charts import calls_chart, sparkline
 from gateway.admin.pages import Admin, page
@@ -40,9 +40,8 @@ async def function_detail(admin: Admin, request: Request, session: Session) -> R
     name = request.path_params["name"]
     try:
         fn = runtime.registry.get(name)
-    except FunctionNotFound:
-        return admin.render(request, "error.html", section="functions", session=session, status=404,
-                            title="No such function", message=f"There is no function called {name!r} in the config.")
+    except FunctionNotFound as exc:
+        return admin.fail(request, session, exc, section="functions")
     since = time.time() - DAY
     stats = (await store_stats.function_stats(runtime.store, since)).get(name)
     hours = await store_stats.hourly(runtime.store, name, since)

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from faas import store_stats
+from faas.store import stats as store_stats
 from faas.records import Status, Trigger
 from gateway.admin.pages import Admin, page
 from gateway.admin.session import Session

@@ -74,8 +74,8 @@ async def _find(admin: Admin, key_id: str) -> ApiKey | None:
 async def key_revoke_confirm(admin: Admin, request: Request, session: Session) -> Response:
     key = await _find(admin, request.path_params["key_id"])
     if key is None:
-        return admin.refuse(request, session, section="keys", status=404, title="No such API key",
-                            message=f"There is no API key {request.path_params['key_id']!r}.", back="/admin/keys")
+        return admin.fail(request, session, KeyNotFound(request.path_params["key_id"]), section="keys",
+                          back="/admin/keys")
     return admin.render(request, "key_revoke.html", section="keys", session=session, key=key)
 
 
@@ -84,9 +84,8 @@ async def key_revoke(admin: Admin, request: Request, session: Session) -> Respon
     key_id = request.path_params["key_id"]
     try:
         await admin.runtime.keys.revoke(key_id)
-    except KeyNotFound:
-        return admin.refuse(request, session, section="keys", status=404, title="No such API key",
-                            message=f"There is no API key {key_id!r}.", back="/admin/keys")
+    except KeyNotFound as exc:
+        return admin.fail(request, session, exc, section="keys", back="/admin/keys")
     return redirect("/admin/keys", done="revoked", id=key_id)
 
 

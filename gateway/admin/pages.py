@@ -1,4 +1,5 @@
-"""What every admin page shares: templates, the session check, CSRF-checked actions, safe headers.
+"""What every admin page shares: the navigation, templates, the session check, CSRF-checked actions,
+safe headers.
 
 Handlers are written as ``async def handler(admin, request, session) -> Response`` and wrapped:
 ``page`` (GET; sends a logged-out browser to the login form), ``action`` (POST; also checks the
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -18,15 +20,16 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from faas.billing import dollars
+from faas.exceptions import FaaSError
 from faas.runtime import Runtime
-from gateway.admin.sections import SECTIONS
 from gateway.admin.session import Session, SessionSigner, csrf_ok, read_form, same_origin
-from gateway.auth import is_admin
+from gateway.auth import ADMIN_ONLY, REFUSALS, authorize
+from gateway.errors import admin_error, page_error
 
-__all__ = ["Admin", "Endpoint", "Handler", "action", "api", "page", "redirect", "secure"]
+__all__ = ["SECTIONS", "Admin", "Endpoint", "Handler", "Section", "action", "api", "page", "redirect", "secure"]
 
 HERE = Path(__file__).parent
 # No inline script or style may run: the pages need neither, and CSP then blunts any injection.
@@ -40,6 +43,38 @@ SECURITY_HEADERS = {
     "referrer-policy": "same-origin",
     "cache-control": "no-store",
 }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Section:
+    """One entry of the navigation; its module (``gateway/admin/<name>.py``) serves ``/admin/<slug>...``."""
+
+    slug: str
+    title: str
+    summary: str  # one sentence, shown on the overview
+
+    @property
+    def path(self) -> str:
+        return f"/admin/{self.slug}"
+
+
+# The navigation, in the order the sidebar and the overview show it.
+SECTIONS: tuple[Section, ...] = (
+    Section(slug="schedules", title="Schedules",
+            summary="Functions that run on a cron or rate schedule: next and last run, pause, resume, run now, "
+            "and each schedule's run history."),
+    Section(slug="functions", title="Functions",
+            summary="Each function's settings, warm workers, and how its calls went over the last 24 hours."),
+    Section(slug="invocations", title="Invocations",
+            summary="Every call, newest first, with filters; open one to read its log."),
+    Section(slug="bills", title="Bills",
+            summary="What each function and each API key costs under AWS Lambda pricing, per month, as CSV too."),
+    Section(slug="keys", title="API keys",
+            summary="Keys for routes with auth = \"api_key\": create one (its secret is shown once), see them, "
+            "revoke."),
+    Section(slug="dead-letters", title="Dead letters",
+            summary="Asynchronous calls that failed every retry, with their last error, kept until you replay them."),
+)
 
 Handler = Callable[["Admin", Request, Session], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -85,6 +120,13 @@ class Admin:
         """An error page that says what went wrong and links back to where the user came from."""
         return self.render(request, "error.html", section=section, session=session, status=status, title=title,
                            message=message, back=back)
+
+    def fail(self, request: Request, session: Session, exc: FaaSError, *, section: str,
+             back: str | None = None) -> Response:
+        """The error page for a core exception, in the admin table's words (gateway/errors.py)."""
+        error = page_error(exc)
+        return self.refuse(request, session, section=section, status=error.status, title=error.title,
+                           message=error.message, back=back)
 
 
 def secure(response: Response) -> Response:
@@ -140,9 +182,10 @@ def api(handler: Callable[[Admin, Request], Awaitable[Response]]) -> Callable[[A
 
     def bind(admin: Admin) -> Endpoint:
         async def endpoint(request: Request) -> Response:
-            if not is_admin(request, admin.runtime.admin_key):
-                return secure(JSONResponse({"message": "Unauthorized: send the admin key as Authorization: Bearer"},
-                                           401, headers={"www-authenticate": "Bearer"}))
+            try:
+                await authorize(admin.runtime, request.scope, ADMIN_ONLY)
+            except REFUSALS as exc:
+                return secure(admin_error(exc, hint="Unauthorized: send the admin key as Authorization: Bearer"))
             return secure(await handler(admin, request))
 
         return endpoint

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from faas.events import RunStatus, ScheduleRun
-from faas.schedules import ScheduleConflict, ScheduleNotFound
+from faas.exceptions import ScheduleConflict, ScheduleNotFound
 from gateway.admin.pages import Admin, action, page, redirect
 from gateway.admin.session import Session
 
@@ -72,8 +72,7 @@ async def schedule_detail(admin: Admin, request: Request, session: Session) -> R
         info = await book.info(name)
         runs = await book.runs(name, RUNS)
     except ScheduleNotFound as exc:
-        return admin.refuse(request, session, section="schedules", status=404, title="No such schedule",
-                            message=str(exc), back="/admin/schedules")
+        return admin.fail(request, session, exc, section="schedules", back="/admin/schedules")
     return admin.render(
         request, "schedule.html", section="schedules", session=session, info=info, runs=runs, limit=RUNS,
         config_file=admin.runtime.config.path.name, flash=flash_of(request, [name]), refresh=refresh_for(runs),
@@ -97,11 +96,9 @@ async def schedule_action(admin: Admin, request: Request, session: Session) -> R
             return redirect(back, done="resumed", name=name)
         run = await book.run_now(name)
     except ScheduleNotFound as exc:
-        return admin.refuse(request, session, section="schedules", status=404, title="No such schedule",
-                            message=str(exc), back="/admin/schedules")
+        return admin.fail(request, session, exc, section="schedules", back="/admin/schedules")
     except ScheduleConflict as exc:
-        return admin.refuse(request, session, section="schedules", status=409, title="Not done",
-                            message=f"{str(exc)[0].upper()}{str(exc)[1:]}.", back=back)
+        return admin.fail(request, session, exc, section="schedules", back=back)
     return redirect(_path(name), done="run", run=str(run.id))
 
 
