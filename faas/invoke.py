@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 from faas import billing
 from faas.exceptions import Throttled
-from faas.executor.pool import RunResult, WorkerPool
+from faas.executor.handle import RunResult
+from faas.executor.pool import WorkerPool
 from faas.logs import iso_now, log_body, render, timeout_message
 from faas.metering import MeteringWriter
 from faas.records import Invocation, LogEntry, Status, Trigger
