@@ -41,7 +41,7 @@ async def run(*, isolated: int, burst: int, spawns: int) -> list[Row]:
             async def fork_sample() -> float:
                 name = next(names)
                 start = time.perf_counter()
-                result = await rt.invoker.invoke(name, b"{}", trigger=Trigger.INVOKE.value)
+                result = await rt.invoker.invoke(name, b"{}", trigger=Trigger.INVOKE)
                 elapsed = (time.perf_counter() - start) * 1000.0
                 if not (result.ok and result.cold):
                     raise RuntimeError(f"cold start of {name} failed: {result.status} {result.body[:200]!r}")

@@ -66,10 +66,10 @@ def _records(n: int, month: Month) -> list[tuple[Invocation, LogEntry | None]]:
         i, started = month.next_call()
         rid = str(uuid.uuid4())
         row = Invocation(
-            request_id=rid, function=f"fn{i % FUNCTIONS}", version=1, trigger=Trigger.HTTP.value,
+            request_id=rid, function=f"fn{i % FUNCTIONS}", version=1, trigger=Trigger.HTTP,
             caller=CALLERS[i // FUNCTIONS % len(CALLERS)],
             started_at=started, duration_ms=0.42, billed_ms=1, memory_mb=128, max_memory_mb=18,
-            init_ms=None, cold=False, status=Status.SUCCESS.value, error_type=None,
+            init_ms=None, cold=False, status=Status.SUCCESS, error_type=None,
         )
         entry = None
         if i % PRINTS == 0:
@@ -122,7 +122,7 @@ async def _bill(store: SQLiteStore, month: Month) -> Row:
     sums: dict[tuple[str, str | None, int], list[int]] = defaultdict(lambda: [0, 0])
     for r in rows:
         acc = sums[(r.function, r.caller, r.memory_mb)]
-        acc[0] += r.status != Status.THROTTLED.value
+        acc[0] += r.status != Status.THROTTLED
         acc[1] += r.billed_ms
     usage = [
         billing.Usage(function=f, caller=c, memory_mb=m, requests=n, billed_ms=ms) for (f, c, m), (n, ms) in sums.items()

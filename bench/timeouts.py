@@ -41,7 +41,7 @@ while True:
 
 
 async def _platform_round(rt: Runtime, name: str, concurrency: int, stagger: float) -> list[float]:
-    trigger = Trigger.INVOKE.value
+    trigger = Trigger.INVOKE
     warm = await asyncio.gather(*(rt.invoker.invoke(name, b'{"spin": false}', trigger=trigger) for _ in range(concurrency)))
     if not all(r.ok for r in warm):
         raise RuntimeError(f"{name}: warm-up failed: {[r.body[:200] for r in warm if not r.ok]}")

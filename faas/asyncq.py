@@ -19,7 +19,6 @@ queue; the dispatcher looks for due events at least every ``poll`` seconds.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -29,6 +28,7 @@ from faas.background import TaskSet, WakeLoop
 from faas.events import DeadLetterReason, QueuedEvent
 from faas.exceptions import ExecutorUnavailable, FaaSError, FunctionNotFound, PayloadTooLarge, StoreError, Throttled
 from faas.invoke import Invoker
+from faas.records import Trigger
 from faas.registry import Registry
 from faas.store import EventStore
 
@@ -78,7 +78,7 @@ class AsyncQueue:
     # --- accepting events -----------------------------------------------------------------------
 
     def new_event(
-        self, function: str, payload: bytes, *, trigger: str, caller: str | None = None,
+        self, function: str, payload: bytes, *, trigger: Trigger, caller: str | None = None,
         event_id: str | None = None, run_id: int | None = None, delay: float = 0.0,
     ) -> QueuedEvent:
         """Build an event for ``function``, checking it exists and the payload fits (no I/O)."""
@@ -92,7 +92,8 @@ class AsyncQueue:
         )
 
     async def enqueue(
-        self, function: str, payload: bytes, *, trigger: str, caller: str | None = None, event_id: str | None = None
+        self, function: str, payload: bytes, *, trigger: Trigger, caller: str | None = None,
+        event_id: str | None = None,
     ) -> str:
         """Queue one event durably and return its id. Raises FunctionNotFound or PayloadTooLarge."""
         ev = self.new_event(function, payload, trigger=trigger, caller=caller, event_id=event_id)
@@ -210,8 +211,8 @@ class AsyncQueue:
         if result.ok:
             await store.succeeded(ev, duration_ms=result.duration_ms)
             return
-        error_type, message = _error_of(result.body, result.error_type)
-        await self._failed(ev, cfg.max_retries, cfg.retry_base_delay, cfg.max_event_age, error_type, message,
+        message = None if result.error_message is None else result.error_message[:4000]
+        await self._failed(ev, cfg.max_retries, cfg.retry_base_delay, cfg.max_event_age, result.error_type, message,
                            result.duration_ms)
 
     async def _failed(
@@ -241,14 +242,3 @@ class AsyncQueue:
         log.warning("async queue: %s of %s dead-lettered as #%d (%s, %d tries): %s: %s", ev.id, ev.function, letter,
                     reason.value, attempts, error_type, message)
 
-
-def _error_of(body: bytes, error_type: str | None) -> tuple[str | None, str | None]:
-    """The errorType and errorMessage of a failed call's error object."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return error_type, body[:1000].decode("utf-8", "replace") or None
-    if not isinstance(data, dict):
-        return error_type, None
-    message = data.get("errorMessage")
-    return data.get("errorType", error_type), None if message is None else str(message)[:4000]

@@ -1,7 +1,7 @@
 """Records of the event sources: queued async events, dead letters, schedule runs, bucket objects.
 
 They cross module boundaries (store, async queue, scheduler, gateway, CLI), so they sit here at the
-bottom and import nothing of ours.
+bottom and import nothing of ours but the other records (``faas.records``).
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+from faas.records import Trigger
 
 
 def iso_time(ts: float | None) -> str | None:
@@ -54,7 +56,7 @@ class QueuedEvent:
 
     id: str  # the event id: x-amzn-RequestId of the 202, and the request id of its first try
     function: str
-    trigger: str
+    trigger: Trigger
     caller: str | None
     payload: bytes
     enqueued_at: float
@@ -73,7 +75,7 @@ class DeadLetter:
     id: int
     event_id: str
     function: str
-    trigger: str
+    trigger: Trigger
     caller: str | None
     payload: bytes
     enqueued_at: float

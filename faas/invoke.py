@@ -2,7 +2,12 @@
 
 HTTP routes, the Invoke API, WebSockets, schedules, buckets and async events all call
 ``Invoker.invoke``. It takes a worker (or throttles), runs the call under its deadline, and meters
-and logs it exactly once, shielded from cancellation so a call whose client went away is billed.
+and logs it exactly once. The call is not shielded from cancellation: a call cancelled mid-way (a
+shutdown past its grace period) has its worker killed by the pool and is still metered and billed,
+as an error of type ``Sandbox.Cancelled``, for the time it ran.
+
+The client-facing error object of a call that ended without an answer from its handler (a timeout,
+a crash, a failed init, an oversized response) is serialised in one place: ``InvokeResult.body``.
 """
 
 from __future__ import annotations
@@ -17,34 +22,31 @@ from dataclasses import dataclass
 
 from faas import billing
 from faas.exceptions import Throttled
-from faas.executor.pool import Outcome, RunResult, WorkerPool
+from faas.executor.handle import RunResult
+from faas.executor.pool import WorkerPool
 from faas.logs import iso_now, log_body, render, timeout_message
 from faas.metering import MeteringWriter
-from faas.records import Invocation, LogEntry, Status
+from faas.records import Invocation, LogEntry, Status, Trigger
 from faas.registry import Function, Registry
 
 RESPONSE_LIMIT = 6 * 1024 * 1024  # Lambda's synchronous response cap
 
-_STATUS = {
-    Outcome.SUCCESS: Status.SUCCESS,
-    Outcome.ERROR: Status.ERROR,
-    Outcome.TIMEOUT: Status.TIMEOUT,
-    Outcome.CRASH: Status.CRASHED,
-    Outcome.OOM: Status.OOM,
-}
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InvokeResult:
-    """What a caller gets back: the result (or error object) bytes and the call's log."""
+    """What a caller gets back: the answer (or why there is none) and the call's log."""
 
     request_id: str
     function: str
     status: Status
-    body: bytes
+    # The handler's answer as the worker sent it: its result, or its own error object when it
+    # raised. None when the call ended without one; ``body`` then makes Lambda's error object.
+    output: bytes | None
     row: Invocation
     log_body: str
     error_type: str | None
+    error_message: str | None
+    stack_trace: tuple[str, ...] | None  # a failed init's
     duration_ms: float
     cold: bool
 
@@ -53,9 +55,34 @@ class InvokeResult:
         return self.status is Status.SUCCESS
 
     @property
+    def body(self) -> bytes:
+        """The response body a client sees."""
+        if self.output is not None:
+            return self.output
+        assert self.error_type is not None and self.error_message is not None
+        return error_object(self.status, self.error_type, self.error_message, self.request_id, self.stack_trace)
+
+    @property
     def log(self) -> str:
         """The call's log with Lambda's START, END and REPORT lines (rendered on demand)."""
         return render(self.row, self.log_body)
+
+
+def error_object(
+    status: Status, error_type: str, message: str, request_id: str, stack_trace: tuple[str, ...] | None
+) -> bytes:
+    """Lambda's error object for a call that ended without an answer, in the shape Lambda gives each
+    kind: a runtime that exited names its type first; a failed init carries the request id and its
+    stack trace; a timeout or an oversized response has the message and the type."""
+    obj: dict[str, object]
+    if status is Status.CRASHED or status is Status.OOM:
+        obj = {"errorType": error_type, "errorMessage": message}
+    else:
+        obj = {"errorMessage": message, "errorType": error_type}
+        if stack_trace is not None:
+            obj["requestId"] = request_id
+            obj["stackTrace"] = list(stack_trace)
+    return json.dumps(obj).encode()
 
 
 def new_request_id() -> str:
@@ -87,7 +114,7 @@ class Invoker:
         name: str,
         payload: bytes,
         *,
-        trigger: str,
+        trigger: Trigger,
         caller: str | None = None,
         client_context: str | None = None,
         invoked_arn: str | None = None,
@@ -114,63 +141,64 @@ class Invoker:
         return self._finish(fn, rid, trigger, caller, started, result, cold)
 
     def _finish(
-        self, fn: Function, rid: str, trigger: str, caller: str | None, started: float, result: RunResult, cold: bool
+        self, fn: Function, rid: str, trigger: Trigger, caller: str | None, started: float, result: RunResult,
+        cold: bool,
     ) -> InvokeResult:
-        status = _STATUS[result.outcome]
-        body = result.body
+        status = result.status
+        output = result.body
         duration = result.duration_ms
-        error_type = result.error_type
-        error_message: str | None = None
-        if len(body) > RESPONSE_LIMIT:
+        error_type, error_message = result.error_type, result.error_message
+        logged: str | None = None  # the platform's word on the call, added to its log
+        if output is not None and len(output) > RESPONSE_LIMIT:
             status, error_type = Status.ERROR, "Function.ResponseSizeTooLarge"
-            error_message = (
-                f"Response payload size ({len(body)} bytes) exceeded maximum allowed payload size "
+            error_message = logged = (
+                f"Response payload size ({len(output)} bytes) exceeded maximum allowed payload size "
                 f"({RESPONSE_LIMIT} bytes)."
             )
-            body = json.dumps({"errorMessage": error_message, "errorType": error_type}).encode()
+            output = None
         elif status is Status.TIMEOUT:
-            if result.error_message:  # the init phase ran out of time
-                duration = result.duration_ms
-                error_message = f"{iso_now()} {rid} {result.error_message}"
+            if error_message:  # the init phase ran out of time
+                error_message = f"{iso_now()} {rid} {error_message}"
             else:
                 duration = fn.config.timeout * 1000.0
                 error_message = timeout_message(rid, fn.config.timeout)
-            body = json.dumps({"errorMessage": error_message, "errorType": "Sandbox.Timedout"}).encode()
-        elif status in (Status.CRASHED, Status.OOM):
-            error_message = json.loads(body)["errorMessage"]
+            logged = error_message
+        elif output is None and result.stack_trace is None:
+            logged = error_message  # the worker exited, ran out of memory or sent an oversized frame
         billed = billing.billed_ms(duration, result.init_ms, granularity_ms=self.granularity_ms, bill_init=self.bill_init)
         memory = fn.config.memory
         max_used = memory if status is Status.OOM else math.ceil(result.max_memory_kib / 1024)
-        body_text = log_body(result.log, error_message, error_type, status)
+        body_text = log_body(result.log, logged, error_type, status)
         row = Invocation(
             request_id=rid, function=fn.name, version=fn.version, trigger=trigger, caller=caller,
             started_at=started, duration_ms=duration, billed_ms=billed, memory_mb=memory,
-            max_memory_mb=max_used, init_ms=result.init_ms, cold=cold, status=status.value,
+            max_memory_mb=max_used, init_ms=result.init_ms, cold=cold, status=status,
             error_type=error_type,
         )
         # Only output is stored; START/END/REPORT are rendered from the row when the log is read.
         entry = LogEntry(request_id=rid, function=fn.name, started_at=started, text=body_text) if body_text else None
         self._record(row, entry)
         return InvokeResult(
-            request_id=rid, function=fn.name, status=status, body=body, row=row, log_body=body_text,
-            error_type=error_type, duration_ms=duration, cold=cold,
+            request_id=rid, function=fn.name, status=status, output=output, row=row, log_body=body_text,
+            error_type=error_type, error_message=error_message, stack_trace=result.stack_trace,
+            duration_ms=duration, cold=cold,
         )
 
-    def _meter_cancelled(self, fn: Function, rid: str, trigger: str, caller: str | None, started: float) -> None:
+    def _meter_cancelled(self, fn: Function, rid: str, trigger: Trigger, caller: str | None, started: float) -> None:
         duration = (time.time() - started) * 1000.0
         billed = billing.billed_ms(duration, None, granularity_ms=self.granularity_ms, bill_init=self.bill_init)
         row = Invocation(
             request_id=rid, function=fn.name, version=fn.version, trigger=trigger, caller=caller,
             started_at=started, duration_ms=duration, billed_ms=billed, memory_mb=fn.config.memory, max_memory_mb=0,
-            init_ms=None, cold=False, status=Status.ERROR.value, error_type="Sandbox.Cancelled",
+            init_ms=None, cold=False, status=Status.ERROR, error_type="Sandbox.Cancelled",
         )
         self._record(row, None)
 
-    def _meter_throttled(self, fn: Function, rid: str, trigger: str, caller: str | None, started: float) -> None:
+    def _meter_throttled(self, fn: Function, rid: str, trigger: Trigger, caller: str | None, started: float) -> None:
         row = Invocation(
             request_id=rid, function=fn.name, version=fn.version, trigger=trigger, caller=caller,
             started_at=started, duration_ms=0.0, billed_ms=0, memory_mb=fn.config.memory, max_memory_mb=0,
-            init_ms=None, cold=False, status=Status.THROTTLED.value, error_type="TooManyRequestsException",
+            init_ms=None, cold=False, status=Status.THROTTLED, error_type="TooManyRequestsException",
         )
         self._record(row, None)
 

@@ -32,8 +32,8 @@ __all__ = ["CONTENT_TYPE", "DURATION_BUCKETS", "Metrics"]
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Seconds. Lambda calls run from about a millisecond to 15 minutes.
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
-_THROTTLED = Status.THROTTLED.value
-_TIMEOUT = Status.TIMEOUT.value
+_THROTTLED = Status.THROTTLED
+_TIMEOUT = Status.TIMEOUT
 
 
 class _Histogram:

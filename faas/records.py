@@ -6,8 +6,12 @@ import enum
 from dataclasses import dataclass
 
 
-class Status(str, enum.Enum):
-    """How an invocation ended, as stored in the ``invocations.status`` column."""
+class Status(enum.StrEnum):
+    """How an invocation ended, as stored in the ``invocations.status`` column.
+
+    The one enum for it: the executor reports a call's end with it and the store keeps its value.
+    A ``StrEnum``, so sqlite3 binds it, JSON and templates show it, as its value.
+    """
 
     SUCCESS = "success"
     ERROR = "error"
@@ -17,7 +21,9 @@ class Status(str, enum.Enum):
     THROTTLED = "throttled"
 
 
-class Trigger(str, enum.Enum):
+class Trigger(enum.StrEnum):
+    """What started an invocation, as stored in the ``invocations.trigger`` column."""
+
     HTTP = "http"
     INVOKE = "invoke"
     WEBSOCKET = "websocket"
@@ -33,7 +39,7 @@ class Invocation:
     request_id: str
     function: str
     version: int
-    trigger: str
+    trigger: Trigger
     caller: str | None
     started_at: float  # seconds since the epoch, UTC
     duration_ms: float
@@ -42,7 +48,7 @@ class Invocation:
     max_memory_mb: int
     init_ms: float | None
     cold: bool
-    status: str
+    status: Status
     error_type: str | None
 
 

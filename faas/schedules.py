@@ -165,7 +165,7 @@ class ScheduleBook:
         def make_event(run_id: int) -> QueuedEvent:
             event_id = str(uuid.uuid4())
             payload = scheduled_event(config, schedule, scheduled_at, event_id)
-            return queue.new_event(schedule.function, payload, trigger=Trigger.SCHEDULE.value, event_id=event_id,
+            return queue.new_event(schedule.function, payload, trigger=Trigger.SCHEDULE, event_id=event_id,
                                    run_id=run_id)
 
         run = await self.store.fire(schedule.name, scheduled_at, max_concurrency=schedule.max_concurrency,

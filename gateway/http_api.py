@@ -77,7 +77,7 @@ class HttpRoutes:
             return await self._enqueue(route, json.dumps(event).encode(), rid)
         try:
             result = await runtime.invoker.invoke(
-                route.config.function, json.dumps(event).encode(), trigger=Trigger.HTTP.value,
+                route.config.function, json.dumps(event).encode(), trigger=Trigger.HTTP,
                 caller=caller.id if caller else None, request_id=rid,
             )
         except FaaSError as exc:
@@ -98,7 +98,7 @@ class HttpRoutes:
     async def _enqueue(self, route: Route, event: bytes, rid: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """``async = true``: 202 once the event is durably queued (the async queue runs it)."""
         try:
-            await self.runtime.asyncq.enqueue(route.config.function, event, trigger=Trigger.ASYNC.value, event_id=rid)
+            await self.runtime.asyncq.enqueue(route.config.function, event, trigger=Trigger.ASYNC, event_id=rid)
         except FaaSError as exc:
             if not isinstance(exc, PayloadTooLarge):
                 log.error("route %s: %s", route.route_key, exc)

@@ -70,12 +70,12 @@ class InvokeApi:
             payload = _validate_json(payload)
             if invocation_type == "Event":
                 # 202 once the event is durably queued; the async queue runs it (and retries).
-                await self.runtime.asyncq.enqueue(name, payload, trigger=Trigger.ASYNC.value, caller=caller.id,
+                await self.runtime.asyncq.enqueue(name, payload, trigger=Trigger.ASYNC, caller=caller.id,
                                                   event_id=rid)
                 return Response(status_code=202, headers={"x-amzn-RequestId": rid})
             client_context = _client_context(request.headers.get("x-amz-client-context"))
             result = await self.runtime.invoker.invoke(
-                name, payload, trigger=Trigger.INVOKE.value, caller=caller.id, client_context=client_context,
+                name, payload, trigger=Trigger.INVOKE, caller=caller.id, client_context=client_context,
                 invoked_arn=fn.arn if qualifier is None else f"{fn.arn}:{qualifier}", request_id=rid,
             )
         except FaaSError as exc:

@@ -229,7 +229,7 @@ class WebSocketApi:
         """Run a route's function; None when it was throttled or could not run at all."""
         try:
             return await self.runtime.invoker.invoke(
-                function, json.dumps(event).encode(), trigger=Trigger.WEBSOCKET.value,
+                function, json.dumps(event).encode(), trigger=Trigger.WEBSOCKET,
                 caller=conn.caller.id if conn.caller else None, request_id=event["requestContext"]["requestId"],
             )
         except Throttled:

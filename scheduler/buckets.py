@@ -299,7 +299,7 @@ class BucketWatcher:
                 event_time=time.time() if removed else obj.mtime_ns / 1e9,
                 size=obj.size, etag=obj.etag,
             )
-            return [self.queue.new_event(function, payload, trigger=Trigger.BUCKET.value)]
+            return [self.queue.new_event(function, payload, trigger=Trigger.BUCKET)]
 
         await self.store.object_changed(obj, removed=removed, make_events=make_events)
         k = (obj.bucket, obj.key)

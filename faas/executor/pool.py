@@ -1,268 +1,34 @@
-"""Warm workers per (function, code version), concurrency caps, deadlines and kills.
+"""Warm workers per (function, code version), concurrency caps, waiting, eviction and retirement.
 
-The hop to a worker is an asyncio ``Protocol`` over a Unix socket passing raw frames: the event goes
-out as the bytes the gateway built and the result comes back as the bytes the handler's JSON made.
-A timer at the deadline kills the worker's whole process group; the zygote reaps it and reports.
+The pool decides which worker serves a call (the warmest idle one of the function's current version,
+or a new one from the zygote while the function and the server are under their caps, else wait up to
+``queue_wait_ms`` and throttle); ``handle.py`` runs the call on it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
-import json
 import logging
 import os
 import pwd
-import signal
-import socket
 import uuid
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 from faas.background import WakeLoop
 from faas.config import ExecutorConfig, ServerConfig
-from faas.exceptions import ExecutorUnavailable, Throttled
+from faas.exceptions import ExecutorUnavailable, PayloadTooLarge, Throttled
 from faas.executor import protocol
-from faas.executor.zygote_client import WorkerExit, ZygoteClient
+from faas.executor.protocol import WorkerSpec
+from faas.executor.handle import RunResult, WorkerHandle, WorkerState
+from faas.executor.zygote_client import ZygoteClient
+from faas.records import Status
 from faas.registry import Function
 
 log = logging.getLogger(__name__)
 
-EXIT_REPORT_WAIT = 2.0
-SHUTDOWN_GRACE = 30.0  # how long to wait for the zygote's word on a dead worker
-
-
-class Outcome(enum.Enum):
-    SUCCESS = "success"
-    ERROR = "error"  # the handler raised, its result did not marshal, or init failed
-    TIMEOUT = "timeout"
-    CRASH = "crashed"  # the process exited mid-call
-    OOM = "oom"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RunResult:
-    outcome: Outcome
-    body: bytes
-    log: bytes
-    duration_ms: float
-    init_ms: float | None
-    max_memory_kib: int
-    error_type: str | None = None
-    error_message: str | None = None  # set when the pool, not the handler, knows what went wrong
-
-
-class _State(enum.Enum):
-    STARTING = 1
-    IDLE = 2
-    BUSY = 3
-    DEAD = 4
-
-
-_EOF = object()
-
-
-class _Connection(asyncio.Protocol):
-    """Frames from one worker. Exactly one call is in flight at a time."""
-
-    __slots__ = ("buf", "transport", "waiter", "ready", "worker")
-
-    def __init__(self, worker: "WorkerHandle") -> None:
-        self.buf = bytearray()
-        self.transport: asyncio.Transport | None = None
-        self.waiter: asyncio.Future[Any] | None = None
-        self.ready: asyncio.Future[Any] | None = None
-        self.worker = worker
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        buf = self.buf
-        buf += data
-        size = protocol.HEADER_SIZE
-        while len(buf) >= size:
-            length, kind = protocol.HEADER.unpack_from(buf)
-            end = size + length
-            if len(buf) < end:
-                return
-            payload = bytes(buf[size:end])
-            del buf[:end]
-            if kind == protocol.RESULT:
-                waiter = self.waiter
-                self.waiter = None
-                if waiter is not None and not waiter.done():
-                    waiter.set_result(payload)
-            elif kind == protocol.READY:
-                ready = self.ready
-                if ready is not None and not ready.done():
-                    ready.set_result(payload)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.worker._on_lost()
-        for fut in (self.ready, self.waiter):
-            if fut is not None and not fut.done():
-                fut.set_result(_EOF)
-
-
-class WorkerHandle:
-    """The gateway's view of one worker process."""
-
-    def __init__(self, fn: Function, worker_id: str, pool: "WorkerPool") -> None:
-        self.id = worker_id
-        self.function = fn.name
-        self.version = fn.version
-        self.pool = pool
-        self.pid = 0
-        self.state = _State.STARTING
-        self.conn = _Connection(self)
-        self.exited: asyncio.Future[WorkerExit] | None = None
-        self.idle_since = 0.0
-        self.initialised = False
-        self.killed_for: Outcome | None = None
-        self.counted = True  # counted in the pool's total until retired
-        self.max_rss_kib = 0  # the worker's peak so far, reported when it dies mid-call
-        self.call_started = 0.0
-        self.init_timed_out = False
-
-    @property
-    def alive(self) -> bool:
-        return self.state is not _State.DEAD
-
-    def _on_lost(self) -> None:
-        was = self.state
-        self.state = _State.DEAD
-        if was is _State.IDLE:
-            self.pool._forget_idle(self)
-
-    def kill(self) -> None:
-        """SIGKILL the worker's process group; the zygote reaps it and sweeps its cgroup."""
-        if self.pid:
-            try:
-                os.killpg(self.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        self.close()
-
-    def close(self) -> None:
-        """Close the socket: an idle worker sees EOF and exits by itself."""
-        self.state = _State.DEAD
-        if self.conn.transport is not None:
-            self.conn.transport.close()
-
-    async def _exit_report(self) -> WorkerExit | None:
-        if self.exited is None:
-            return None
-        try:
-            return await asyncio.wait_for(asyncio.shield(self.exited), EXIT_REPORT_WAIT)
-        except asyncio.TimeoutError:
-            return None
-
-    async def call(self, fn: Function, request_id: str, meta: bytes, event: bytes) -> RunResult:
-        loop = asyncio.get_running_loop()
-        conn = self.conn
-        assert conn.transport is not None
-        waiter: asyncio.Future[Any] = loop.create_future()
-        conn.waiter = waiter
-        conn.transport.write(protocol.encode_invoke(meta, event))
-        init_ms: float | None = None
-        init_log = b""
-        if not self.initialised:
-            ready = conn.ready
-            assert ready is not None
-            handle = loop.call_later(self.pool.executor.init_timeout, self._expire_init, ready)
-            try:
-                payload = await ready
-            finally:
-                handle.cancel()
-            if payload is _EOF:
-                return await self._failed(request_id, None, b"")
-            init_ms, ok, init_log, error = protocol.decode_ready(payload)
-            self.initialised = True
-            if not ok:
-                self.kill()
-                error_type = json.loads(error).get("errorType", "Runtime.Unknown")
-                body = _with_request_id(error, request_id)
-                return RunResult(
-                    outcome=Outcome.ERROR, body=body, log=init_log, duration_ms=0.0, init_ms=init_ms,
-                    max_memory_kib=0, error_type=error_type,
-                )
-        handle = loop.call_later(fn.config.timeout, self._expire, waiter, Outcome.TIMEOUT)
-        try:
-            payload = await waiter
-        finally:
-            handle.cancel()
-        if payload is _EOF:
-            return await self._failed(request_id, init_ms, init_log)
-        status, duration_ms, max_rss, out, body = protocol.decode_result(payload)
-        self.max_rss_kib = max_rss
-        if init_log:
-            out = init_log + out
-        if status == protocol.STATUS_OK:
-            return RunResult(
-                outcome=Outcome.SUCCESS, body=body, log=out, duration_ms=duration_ms, init_ms=init_ms,
-                max_memory_kib=max_rss,
-            )
-        return RunResult(
-            outcome=Outcome.ERROR, body=body, log=out, duration_ms=duration_ms, init_ms=init_ms,
-            max_memory_kib=max_rss, error_type=_error_type(body),
-        )
-
-    def _expire_init(self, fut: asyncio.Future[Any]) -> None:
-        self.init_timed_out = True
-        self._expire(fut, Outcome.TIMEOUT)
-
-    def _expire(self, fut: asyncio.Future[Any], why: Outcome) -> None:
-        if fut.done():
-            return
-        self.killed_for = why
-        self.kill()
-        fut.set_result(_EOF)
-
-    async def _failed(self, request_id: str, init_ms: float | None, init_log: bytes) -> RunResult:
-        """The worker is gone mid-call: killed at its deadline, out of memory, or it exited."""
-        self.kill()
-        elapsed = (asyncio.get_running_loop().time() - self.call_started) * 1000.0
-        report = await self._exit_report()
-        tail = report.log_tail if report else b""
-        log_bytes = init_log + tail
-        if self.killed_for is Outcome.TIMEOUT:
-            message = None
-            if self.init_timed_out:
-                seconds = self.pool.executor.init_timeout
-                message = f"Init phase timed out after {seconds:.2f} seconds (importing the handler module)"
-            return RunResult(
-                outcome=Outcome.TIMEOUT, body=b"", log=log_bytes, duration_ms=elapsed, init_ms=init_ms,
-                max_memory_kib=self.max_rss_kib, error_type="Sandbox.Timedout", error_message=message,
-            )
-        how = report.describe() if report else "signal: killed"
-        message = f"RequestId: {request_id} Error: Runtime exited with error: {how}"
-        if report is not None and report.oom:
-            error_type, outcome = "Runtime.OutOfMemory", Outcome.OOM
-        else:
-            error_type, outcome = "Runtime.ExitError", Outcome.CRASH
-        body = json.dumps({"errorType": error_type, "errorMessage": message}).encode()
-        return RunResult(
-            outcome=outcome, body=body, log=log_bytes, duration_ms=elapsed, init_ms=init_ms,
-            max_memory_kib=self.max_rss_kib, error_type=error_type,
-        )
-
-
-def _error_type(body: bytes) -> str:
-    try:
-        return str(json.loads(body).get("errorType", "Unhandled"))
-    except (ValueError, AttributeError):
-        return "Unhandled"
-
-
-def _with_request_id(error: bytes, request_id: str) -> bytes:
-    data = json.loads(error)
-    return json.dumps(
-        {"errorMessage": data["errorMessage"], "errorType": data["errorType"], "requestId": request_id,
-         "stackTrace": data.get("stackTrace", [])}
-    ).encode()
+SHUTDOWN_GRACE = 30.0  # how long calls in flight may take to finish when the pool closes
 
 
 class _Slots:
@@ -358,12 +124,15 @@ class WorkerPool:
 
     async def run(self, fn: Function, request_id: str, meta: bytes, event: bytes) -> tuple[RunResult, bool]:
         """Run one invocation; returns the result and whether it was a cold start."""
+        size = protocol.INVOKE_META.size + len(meta) + len(event)
+        if size > protocol.MAX_FRAME:
+            raise PayloadTooLarge(size, protocol.MAX_FRAME)  # the worker would refuse the frame
         worker, cold = await self._acquire(fn)
         worker.call_started = asyncio.get_running_loop().time()
         reusable = False
         try:
-            result = await worker.call(fn, request_id, meta, event)
-            reusable = result.outcome is Outcome.SUCCESS or result.outcome is Outcome.ERROR
+            result = await worker.call(fn, request_id, meta, event, init_timeout=self.executor.init_timeout)
+            reusable = result.status is Status.SUCCESS or result.status is Status.ERROR
             return result, cold
         except asyncio.CancelledError:
             worker.kill()  # it is still running the handler: nobody will read its answer
@@ -399,8 +168,8 @@ class WorkerPool:
         idle = slots.idle
         while idle:
             w = idle.pop()
-            if w.version == fn.version and w.state is _State.IDLE:
-                w.state = _State.BUSY
+            if w.version == fn.version and w.state is WorkerState.IDLE:
+                w.state = WorkerState.BUSY
                 slots.busy += 1
                 return w, False
             self._retire(w)
@@ -408,7 +177,7 @@ class WorkerPool:
             return None
         slots.busy += 1
         self._total += 1
-        return WorkerHandle(fn, uuid.uuid4().hex, self), True
+        return WorkerHandle(fn, uuid.uuid4().hex, self._forget_idle), True
 
     async def _wait_for_worker(self, fn: Function) -> tuple[WorkerHandle, bool]:
         loop = asyncio.get_running_loop()
@@ -441,40 +210,32 @@ class WorkerPool:
         raise Throttled(fn.name, reason)
 
     async def _start(self, worker: WorkerHandle, fn: Function) -> None:
-        spec = self._spec(fn, worker.id)
-        pid, sock, exited = await self.zygote.spawn(worker.id, spec)
+        pid, sock, exited = await self.zygote.spawn(self._spec(fn, worker.id))
         worker.pid = pid
         worker.exited = exited
         loop = asyncio.get_running_loop()
         worker.conn.ready = loop.create_future()
         await loop.connect_accepted_socket(lambda: worker.conn, sock)
-        worker.state = _State.BUSY
+        worker.state = WorkerState.BUSY
 
-    def _spec(self, fn: Function, worker_id: str) -> dict[str, Any]:
-        env = dict(fn.env)
-        stream = f"{_today()}/[$LATEST]{worker_id}"
-        env["AWS_LAMBDA_LOG_STREAM_NAME"] = stream
-        directory = os.path.join(self.workers_dir, worker_id)
-        env["TMPDIR"] = os.path.join(directory, "tmp")
-        env["HOME"] = env["TMPDIR"]
+    def _spec(self, fn: Function, worker_id: str) -> WorkerSpec:
         ex = self.executor
-        return {
-            "function": fn.name,
-            "handler": fn.config.handler,
-            "function_version": "$LATEST",
-            "memory": fn.config.memory,
-            "env": env,
-            "dir": directory,
-            "functions_dir": str(self.server.functions_dir),
-            "log_group": f"/aws/lambda/{fn.name}",
-            "log_stream": stream,
-            "log_cap": ex.log_cap_bytes,
-            "max_processes": ex.max_processes,
-            "max_open_files": ex.max_open_files,
-            "max_file_bytes": ex.max_file_bytes,
-            "uid": self.uid,
-            "gid": self.gid,
-        }
+        return WorkerSpec(
+            worker_id=worker_id,
+            function=fn.name,
+            handler=fn.config.handler,
+            memory_mb=fn.config.memory,
+            env=fn.env,
+            dir=os.path.join(self.workers_dir, worker_id),
+            functions_dir=str(self.server.functions_dir),
+            log_stream=f"{_today()}/[$LATEST]{worker_id}",
+            log_cap=ex.log_cap_bytes,
+            max_processes=ex.max_processes,
+            max_open_files=ex.max_open_files,
+            max_file_bytes=ex.max_file_bytes,
+            uid=self.uid,
+            gid=self.gid,
+        )
 
     def _release(self, worker: WorkerHandle, reusable: bool) -> None:
         slots = self._slots[worker.function]
@@ -488,7 +249,7 @@ class WorkerPool:
                     slots.busy += 1
                     fut.set_result(worker)  # handed over warm, still BUSY
                     return
-            worker.state = _State.IDLE
+            worker.state = WorkerState.IDLE
             worker.idle_since = asyncio.get_running_loop().time()
             slots.idle.append(worker)
             self._wake_others(worker.function)

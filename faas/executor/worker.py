@@ -26,6 +26,7 @@ import traceback
 from typing import Any, Callable
 
 from faas.executor import protocol
+from faas.executor.protocol import WorkerSpec
 from faas.executor.worker_context import LambdaContext
 
 Handler = Callable[[Any, LambdaContext], Any]
@@ -187,22 +188,19 @@ def load_handler(handler: str) -> Handler:
 class Worker:
     """Serves invocations for one function over one socket until the socket closes."""
 
-    def __init__(self, sock: socket.socket, spec: dict[str, Any], log_fd: int) -> None:
+    def __init__(self, sock: socket.socket, spec: WorkerSpec, log_fd: int) -> None:
         self.sock = sock
         self.rfile = sock.makefile("rb", buffering=65536)
         self.spec = spec
         self.log_fd = log_fd
-        self.cap = int(spec["log_cap"])
+        self.cap = spec.log_cap
         st = os.fstat(log_fd)
         self.log_id = (st.st_ino, st.st_dev)
         self.out = CappedOutput(1, self.cap)
         self.handler: Handler | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.function_name = spec["function"]
-        self.version = spec.get("function_version", "$LATEST")
-        self.memory = str(spec["memory"])
-        self.log_group = spec["log_group"]
-        self.log_stream = spec["log_stream"]
+        self.memory = str(spec.memory_mb)
+        self.log_group = spec.log_group
 
     # --- output -------------------------------------------------------------------------------
 
@@ -227,7 +225,7 @@ class Worker:
         ok = True
         error = b""
         try:
-            self.handler = load_handler(self.spec["handler"])
+            self.handler = load_handler(self.spec.handler)
         except InitError as exc:
             ok = False
             print(f"[ERROR] {exc.error_type}: {exc.message}", file=sys.stdout)
@@ -237,12 +235,16 @@ class Worker:
 
     def serve(self) -> None:
         read = self.rfile.read
-        header = protocol.HEADER
         while True:
             head = read(protocol.HEADER_SIZE)
             if len(head) < protocol.HEADER_SIZE:
                 return
-            length, kind = header.unpack(head)
+            try:
+                length, kind = protocol.unpack_header(head)
+            except protocol.FrameTooLarge as exc:
+                # The stream cannot be trusted past a corrupt length: stop, and say why in the log.
+                print(f"[faas] worker stopped: {exc}", file=sys.stdout)
+                raise SystemExit(1) from None
             payload = read(length)
             if len(payload) < length:
                 return
@@ -254,14 +256,15 @@ class Worker:
         meta = json.loads(meta_raw)
         request_id: str = meta["id"]
         _RequestIdFilter.request_id = request_id
+        spec = self.spec
         context = LambdaContext(
             aws_request_id=request_id,
-            function_name=self.function_name,
-            function_version=self.version,
+            function_name=spec.function,
+            function_version=spec.version,
             invoked_function_arn=meta["arn"],
             memory_limit_in_mb=self.memory,
             log_group_name=self.log_group,
-            log_stream_name=self.log_stream,
+            log_stream_name=spec.log_stream,
             deadline_ms=int(time.time() * 1000) + meta["timeout"],
             client_context=meta.get("cc"),
         )
@@ -339,11 +342,11 @@ def install_output(log_fd: int, cap: int) -> CappedOutput:
     return out
 
 
-def run(sock: socket.socket, spec: dict[str, Any], log_fd: int) -> None:
+def run(sock: socket.socket, spec: WorkerSpec, log_fd: int) -> None:
     """Entry point in a freshly forked worker: set up output, init the handler, serve."""
     worker = Worker(sock, spec, log_fd)
     worker.out = install_output(log_fd, worker.cap)
-    functions_dir = spec["functions_dir"]
+    functions_dir = spec.functions_dir
     if functions_dir not in sys.path:
         sys.path.insert(0, functions_dir)
     worker.init()

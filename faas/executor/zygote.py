@@ -5,7 +5,8 @@ runtime and the configured ``preload`` modules, freezes the GC so forked childre
 and then forks a worker for each spawn request. It reaps its workers, cleans up after them (leftover
 processes, cgroups, temporary folder) and reports each exit with its status and the tail of its log.
 
-Messages in (JSON): ``spawn`` {id, worker, spec} with the worker's socket attached.
+Messages in (JSON): ``spawn`` {id} with the ``WorkerSpec`` as its raw bytes and the worker's socket
+attached.
 Messages out: ``ready``; ``spawned`` {id, pid} or ``spawn_failed`` {id, message};
 ``exit`` {worker, pid, status, signal, oom} + log tail; ``limits`` {mode}.
 """
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from faas.executor import protocol
+from faas.executor.protocol import WorkerSpec
 from faas.executor import worker as worker_runtime
 from faas.executor.cgroups import CgroupLimits
 
@@ -195,33 +197,31 @@ class Zygote:
         if not data:
             return False
         self.fds.extend(fds)
-        for message, _ in self.reader.feed(data):
+        for message, raw in self.reader.feed(data):
             if message.get("op") == "spawn":
-                self.spawn(message, self.fds.pop(0))
+                self.spawn(message, WorkerSpec.from_json(raw), self.fds.pop(0))
         return True
 
-    def spawn(self, message: dict[str, Any], fd: int) -> None:
-        spec: dict[str, Any] = message["spec"]
-        worker_id: str = message["worker"]
+    def spawn(self, message: dict[str, Any], spec: WorkerSpec, fd: int) -> None:
         slot = self._entered_slot()
         try:
-            os.makedirs(os.path.join(spec["dir"], "tmp"), exist_ok=True)
+            os.makedirs(spec.tmp_dir, exist_ok=True)
             if slot and self.limits is not None:
-                self.limits.set_limits(slot, int(spec["memory"]), int(spec["max_processes"]))
+                self.limits.set_limits(slot, spec.memory_mb, spec.max_processes)
             pid = os.fork()
         except OSError as exc:
             os.close(fd)
             self.send({"op": "spawn_failed", "id": message["id"], "message": str(exc)})
             return
         if pid == 0:
-            self._child(worker_id, spec, fd, slot)  # never returns
+            self._child(spec, fd, slot)  # never returns
         os.close(fd)
-        self.children[pid] = Child(worker_id, pid, spec["dir"], int(spec["memory"]), int(spec["log_cap"]), slot)
+        self.children[pid] = Child(spec.worker_id, pid, spec.dir, spec.memory_mb, spec.log_cap, slot)
         self.send({"op": "spawned", "id": message["id"], "pid": pid})
         if slot or self.slot:
             self.slot = self._request_slot()  # the mover does it while we go on
 
-    def _child(self, worker_id: str, spec: dict[str, Any], fd: int, slot: str) -> None:
+    def _child(self, spec: WorkerSpec, fd: int, slot: str) -> None:
         code = 1
         try:
             os.setsid()
@@ -240,20 +240,20 @@ class Zygote:
             with open("/proc/self/oom_score_adj", "w") as f:
                 f.write("0")  # the zygote shields itself from the OOM killer; its workers must not be
             if self.limits is not None and not slot:
-                self.limits.enter(worker_id, int(spec["memory"]), int(spec["max_processes"]))
+                self.limits.enter(spec.worker_id, spec.memory_mb, spec.max_processes)
             _apply_rlimits(spec)
             os.environ.clear()
-            os.environ.update(spec["env"])
-            tmp = os.path.join(spec["dir"], "tmp")
-            log_fd = os.open(os.path.join(spec["dir"], "output.log"), os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-            os.chdir(spec["functions_dir"])
-            uid = spec.get("uid")
+            os.environ.update(spec.environ())
+            log_fd = os.open(os.path.join(spec.dir, "output.log"), os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+            os.chdir(spec.functions_dir)
+            uid = spec.uid
             if uid is not None:
-                os.chown(spec["dir"], uid, uid)
-                os.chown(tmp, uid, uid)
+                gid = uid if spec.gid is None else spec.gid
+                os.chown(spec.dir, uid, uid)
+                os.chown(spec.tmp_dir, uid, uid)
                 os.setgroups([])
-                os.setgid(int(spec["gid"]))
-                os.setuid(int(uid))
+                os.setgid(gid)
+                os.setuid(uid)
             sock = socket.socket(fileno=fd)
             sock.setblocking(True)
             worker_runtime.run(sock, spec, log_fd)
@@ -352,14 +352,14 @@ class Zygote:
             self.limits.close()
 
 
-def _apply_rlimits(spec: dict[str, Any]) -> None:
+def _apply_rlimits(spec: WorkerSpec) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    nofile = int(spec["max_open_files"])
+    nofile = spec.max_open_files
     resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-    fsize = int(spec["max_file_bytes"])
+    fsize = spec.max_file_bytes
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-    if spec.get("uid") is not None:
-        nproc = int(spec["max_processes"])
+    if spec.uid is not None:
+        nproc = spec.max_processes
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from faas.exceptions import ExecutorUnavailable
 from faas.executor import protocol
+from faas.executor.protocol import WorkerSpec
 
 log = logging.getLogger(__name__)
 
@@ -134,18 +135,19 @@ class ZygoteClient:
         if not self._closed:
             log.error("the zygote exited unexpectedly; no new workers can start")
 
-    async def spawn(self, worker_id: str, spec: dict[str, Any]) -> tuple[int, socket.socket, asyncio.Future[WorkerExit]]:
+    async def spawn(self, spec: WorkerSpec) -> tuple[int, socket.socket, asyncio.Future[WorkerExit]]:
         if self._closed or self._lost or self._sock is None:
             raise ExecutorUnavailable("the executor is not running")
         loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._next += 1
         request_id = self._next
+        worker_id = spec.worker_id
         fut: asyncio.Future[int] = loop.create_future()
         exited: asyncio.Future[WorkerExit] = loop.create_future()
         self._pending[request_id] = fut
         self._exits[worker_id] = exited
-        message = protocol.encode_control({"op": "spawn", "id": request_id, "worker": worker_id, "spec": spec})
+        message = protocol.encode_control({"op": "spawn", "id": request_id}, spec.to_json())
         try:
             await self._send_with_fd(message, theirs.fileno())
         except OSError as exc:

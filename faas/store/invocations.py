@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from faas.logs import render
-from faas.records import Invocation, LogEntry
+from faas.records import Invocation, LogEntry, Status, Trigger
 from faas.store._db import Database
 
 __all__ = [
@@ -136,7 +136,7 @@ def invocation_filters(*, function: str | None, since: float | None) -> tuple[st
 def invocation_from_row(r: Sequence[Any]) -> Invocation:
     """An ``Invocation`` from a row selected as ``INVOCATION_COLUMNS``."""
     return Invocation(
-        request_id=r[0], function=r[1], version=r[2], trigger=r[3], caller=r[4], started_at=r[5],
+        request_id=r[0], function=r[1], version=r[2], trigger=Trigger(r[3]), caller=r[4], started_at=r[5],
         duration_ms=r[6], billed_ms=r[7], memory_mb=r[8], max_memory_mb=r[9], init_ms=r[10],
-        cold=bool(r[11]), status=r[12], error_type=r[13],
+        cold=bool(r[11]), status=Status(r[12]), error_type=r[13],
     )

@@ -17,6 +17,7 @@ from typing import Any
 import aiosqlite
 
 from faas.events import DeadLetter, DeadLetterReason, EventState, QueuedEvent, RunStatus
+from faas.records import Trigger
 from faas.store._db import EventDatabase
 
 __all__ = ["QueueStore", "insert_events"]
@@ -210,7 +211,7 @@ def _error_text(error_type: str | None, error_message: str | None) -> str | None
 
 def _event(r: Sequence[Any]) -> QueuedEvent:
     return QueuedEvent(
-        id=r[0], function=r[1], trigger=r[2], caller=r[3], payload=bytes(r[4]), enqueued_at=r[5], next_at=r[6],
+        id=r[0], function=r[1], trigger=Trigger(r[2]), caller=r[3], payload=bytes(r[4]), enqueued_at=r[5], next_at=r[6],
         state=EventState(r[7]), attempts=r[8], starts=r[9], request_ids=tuple(json.loads(r[10])),
         last_error_type=r[11], last_error_message=r[12], run_id=r[13],
     )
@@ -222,7 +223,7 @@ def _replace(ev: QueuedEvent, **changes: Any) -> QueuedEvent:
 
 def _dead(r: Sequence[Any]) -> DeadLetter:
     return DeadLetter(
-        id=r[0], event_id=r[1], function=r[2], trigger=r[3], caller=r[4], payload=bytes(r[5]), enqueued_at=r[6],
+        id=r[0], event_id=r[1], function=r[2], trigger=Trigger(r[3]), caller=r[4], payload=bytes(r[5]), enqueued_at=r[6],
         failed_at=r[7], attempts=r[8], reason=r[9], error_type=r[10], error_message=r[11],
         request_ids=tuple(json.loads(r[12])),
     )

@@ -66,6 +66,23 @@ FUNCTIONS = {
         def tmpdir(event, context):
             return os.environ["TMPDIR"]
 
+        def oversized_frame(event, context):
+            import struct
+            # The worker's socket to the gateway is its only socket: announce a frame over the
+            # 64 MiB limit on it, then keep writing, as a gateway that buffered would have to wait.
+            fd = next(n for n in range(3, 1024) if _is_socket(n))
+            os.write(fd, struct.pack("!IB", 64 * 1024 * 1024 + 1, 3))
+            chunk = b"x" * (1024 * 1024)
+            while True:
+                os.write(fd, chunk)
+
+        def _is_socket(fd):
+            import stat
+            try:
+                return stat.S_ISSOCK(os.fstat(fd).st_mode)
+            except OSError:
+                return False
+
         def fine(event, context):
             return "fine"
     """,
@@ -113,6 +130,9 @@ handler = "hostile.many_files"
 handler = "hostile.close_stdout"
 [functions.tmpdir]
 handler = "hostile.tmpdir"
+[functions.oversized_frame]
+handler = "hostile.oversized_frame"
+timeout = 30
 [functions.fine]
 handler = "hostile.fine"
 [functions.slowimport]
@@ -224,3 +244,13 @@ def test_each_worker_has_its_own_tmpdir_removed_on_exit(server: Server) -> None:
     assert first != server.invoke("fine").json()
     server.write_function("hostile.py", (server.functions_dir / "hostile.py").read_text() + "\n# again\n")
     wait_for(lambda: not os.path.exists(first), 10, what="the retired worker's TMPDIR to be removed")
+
+
+def test_oversized_frame_from_a_worker_kills_it_not_the_gateway(server: Server) -> None:
+    r = server.invoke("oversized_frame")
+    body = r.json()
+    assert r.headers["X-Amz-Function-Error"] == "Unhandled"
+    assert body["errorType"] == "Function.ResponseSizeTooLarge"  # not a timeout: nothing was buffered
+    assert "exceeded maximum allowed frame size (67108864 bytes); the worker was stopped" in body["errorMessage"]
+    assert body["errorMessage"] in server.wait_log(r.headers["x-amzn-requestid"])
+    still_serving(server)
