@@ -93,14 +93,9 @@ def log_query(
     """SQL (and its arguments) for calls' logs: metering rows joined with their stored output.
     Throttled calls never ran, so they have no log."""
     cols = ", ".join(f"i.{c.strip()}" for c in INVOCATION_COLUMNS.split(","))
-    clauses = ["i.rowid > ?", "i.status != 'throttled'"]
-    args: list[Any] = [after_id]
-    if function is not None:
-        clauses.append("i.function = ?")
-        args.append(function)
-    if since is not None:
-        clauses.append("i.started_at >= ?")
-        args.append(since)
+    clauses, args = _conditions(function, since, "i.")
+    clauses[:0] = ["i.rowid > ?", "i.status != 'throttled'"]
+    args.insert(0, after_id)
     if request_id is not None:
         clauses.append("i.request_id = ?")
         args.append(request_id)
@@ -122,15 +117,21 @@ def rendered_log(r: Sequence[Any]) -> tuple[int, LogEntry]:
 
 def invocation_filters(*, function: str | None, since: float | None) -> tuple[str, list[Any]]:
     """A WHERE clause (empty if no filter) and its arguments on the ``invocations`` columns."""
+    clauses, args = _conditions(function, since, "")
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+def _conditions(function: str | None, since: float | None, prefix: str) -> tuple[list[str], list[Any]]:
+    """Conditions on ``invocations`` (whose columns carry ``prefix`` in a join) and their arguments."""
     clauses: list[str] = []
     args: list[Any] = []
     if function is not None:
-        clauses.append("function = ?")
+        clauses.append(f"{prefix}function = ?")
         args.append(function)
     if since is not None:
-        clauses.append("started_at >= ?")
+        clauses.append(f"{prefix}started_at >= ?")
         args.append(since)
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+    return clauses, args
 
 
 def invocation_from_row(r: Sequence[Any]) -> Invocation:
