@@ -9,6 +9,10 @@
     ├── RequestTimeout                    a client sent its body too slowly
     ├── Throttled                         a concurrency cap held for longer than queue_wait_ms
     ├── ExecutorUnavailable               the worker pool is stopped or could not start a worker
+    ├── EnvironmentNotReady               a function's environment is still building, or its build failed
+    ├── PackageError (ValueError)         a code package, layer or requirements file is refused; names the file
+    │   └── RequirementsError             a requirements file does not parse (file, line, why)
+    ├── BuildFailed                       uv could not build a dependency set; carries the resolver's message
     ├── StoreError                        the SQLite store failed
     ├── SecretBoxError                    the master key is missing or unreadable, or a secret does not decrypt
     ├── KeyNotFound (LookupError)         no API key with that id
@@ -67,6 +71,30 @@ class Throttled(FaaSError):
 
 class ExecutorUnavailable(FaaSError):
     """The executor is shutting down or failed to start a worker."""
+
+
+class EnvironmentNotReady(FaaSError):
+    """A function cannot run yet: its environment is being built (``failed=False``) or its last build
+    failed and no earlier version of it can serve (``failed=True``)."""
+
+    def __init__(self, function: str, reason: str, *, failed: bool = False) -> None:
+        super().__init__(f"{function}: {reason}")
+        self.function = function
+        self.reason = reason
+        self.failed = failed
+
+
+class PackageError(FaaSError, ValueError):
+    """A code package, layer or requirements file is refused. The message names the function (or
+    layer), the file and the problem."""
+
+
+class RequirementsError(PackageError):
+    """A requirements file does not parse: the message names the file, the line and why."""
+
+
+class BuildFailed(FaaSError):
+    """Building a dependency set failed; the message is the resolver's own."""
 
 
 class StoreError(FaaSError):

@@ -17,11 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from faas.config import Config, FunctionConfig
+from faas.environment import Environment
 from faas.exceptions import FunctionNotFound
 
 log = logging.getLogger(__name__)
 
 IGNORED_SUFFIXES = (".pyc", ".pyo", ".swp", ".swx", "~", ".tmp")
+# No requirements, no layers: the standard library and the runtime's boto3 only.
+BASE_ENVIRONMENT = Environment.of(None, None, ())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -32,6 +35,10 @@ class Function:
     version: int
     arn: str
     env: dict[str, str] = field(hash=False)
+    # What its zygote imports from (dependency set, layers); functions with equal ones share a zygote.
+    environment: Environment = BASE_ENVIRONMENT
+    # Its code: sys.path entries a worker puts first; the first is LAMBDA_TASK_ROOT and the cwd.
+    code_paths: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -105,6 +112,7 @@ class Registry:
             version=version,
             arn=f"arn:aws:lambda:{server.region}:{server.account_id}:function:{fn.name}",
             env=self._environment(fn),
+            code_paths=(str(server.functions_dir),),
         )
 
     def subscribe(self, listener: Callable[[Config, set[str]], None]) -> None:

@@ -20,6 +20,7 @@ __all__ = [
     "Config",
     "ExecutorConfig",
     "FunctionConfig",
+    "LayerConfig",
     "RouteConfig",
     "ScheduleConfig",
     "ServerConfig",
@@ -55,6 +56,14 @@ class ExecutorConfig:
     max_open_files: int = 1024
     max_file_bytes: int = 512 * 1024 * 1024
     user: str | None = None
+    # Zygotes: one per execution environment (dependency set + layers), at most this many running.
+    max_zygotes: int = 16
+    # Where function dependencies are built from (uv's flags of the same names). find_links entries
+    # are absolute paths (relative ones are resolved against config.toml's folder) or URLs.
+    index_url: str | None = None
+    extra_index_url: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    offline: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,6 +79,25 @@ class FunctionConfig:
     max_retries: int = 2
     retry_base_delay: float = 60.0
     max_event_age: float = 21600.0
+    # The deployment package: None = the functions folder (functions/NAME.py or functions/NAME/);
+    # else an absolute path to a folder or a .zip in Lambda's layout (handler module at its root).
+    code: Path | None = None
+    # An explicit requirements file (absolute); None = functions/NAME/requirements.txt if the
+    # function is a package folder that has one (resolved when the function is loaded, not here).
+    requirements: Path | None = None
+    layers: tuple[str, ...] = ()  # names of [layers.NAME], applied in order: a later one wins
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayerConfig:
+    """A ``[layers.NAME]`` table: a folder or .zip in Lambda's layer layout (``python/`` or
+    ``python/lib/python3.X/site-packages/``); ``requirements`` is what ``faas layers build`` turns
+    into that zip."""
+
+    name: str
+    path: Path  # absolute
+    requirements: Path | None = None  # absolute
+    description: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -174,3 +202,4 @@ class Config:
     billing: BillingConfig = field(default_factory=BillingConfig)
     schedules: tuple[ScheduleConfig, ...] = ()
     buckets: tuple[BucketConfig, ...] = ()
+    layers: Mapping[str, LayerConfig] = field(default_factory=dict)
