@@ -26,7 +26,15 @@ from collections import Counter
 
 from faas.background import TaskSet, WakeLoop
 from faas.events import DeadLetterReason, QueuedEvent
-from faas.exceptions import ExecutorUnavailable, FaaSError, FunctionNotFound, PayloadTooLarge, StoreError, Throttled
+from faas.exceptions import (
+    EnvironmentNotReady,
+    ExecutorUnavailable,
+    FaaSError,
+    FunctionNotFound,
+    PayloadTooLarge,
+    StoreError,
+    Throttled,
+)
 from faas.invoke import Invoker
 from faas.records import Trigger
 from faas.registry import Registry
@@ -81,8 +89,9 @@ class AsyncQueue:
         self, function: str, payload: bytes, *, trigger: Trigger, caller: str | None = None,
         event_id: str | None = None, run_id: int | None = None, delay: float = 0.0,
     ) -> QueuedEvent:
-        """Build an event for ``function``, checking it exists and the payload fits (no I/O)."""
-        self.registry.get(function)
+        """Build an event for ``function``, checking it exists and the payload fits (no I/O). A
+        function whose environment is still building takes events: they run once it is built."""
+        self.registry.config_of(function)
         if len(payload) > ASYNC_PAYLOAD_LIMIT:
             raise PayloadTooLarge(len(payload), ASYNC_PAYLOAD_LIMIT)
         now = time.time()
@@ -134,7 +143,7 @@ class AsyncQueue:
         capped = set()
         for name, n in self._inflight.items():
             try:
-                if n >= self.registry.get(name).config.concurrency:
+                if n >= self.registry.config_of(name).concurrency:
                     capped.add(name)
             except FunctionNotFound:
                 pass
@@ -151,7 +160,7 @@ class AsyncQueue:
             if total >= total_cap:
                 break
             try:
-                cap = self.registry.get(ev.function).config.concurrency
+                cap = self.registry.config_of(ev.function).concurrency
             except FunctionNotFound:
                 cap = 1  # taken, so that it is dead-lettered
             if self._inflight[ev.function] + planned[ev.function] >= cap:
@@ -160,6 +169,12 @@ class AsyncQueue:
             total += 1
             chosen.append(ev)
         return chosen
+
+    def _backoff(self, ev: QueuedEvent) -> float:
+        """How long an event that could not run yet (throttled, environment not ready) waits: doubling."""
+        n = self._throttled.get(ev.id, 0)
+        self._throttled[ev.id] = n + 1
+        return float(min(THROTTLE_BACKOFF[1], THROTTLE_BACKOFF[0] * 2**n))
 
     async def _dispatch(self, ev: QueuedEvent) -> None:
         try:
@@ -172,11 +187,10 @@ class AsyncQueue:
     async def _try(self, ev: QueuedEvent) -> None:
         store = self.store
         try:
-            fn = self.registry.get(ev.function)
+            cfg = self.registry.config_of(ev.function)
         except FunctionNotFound as exc:
             await self._dead(ev, DeadLetterReason.FUNCTION_NOT_FOUND, "ResourceNotFoundException", str(exc), ev.attempts)
             return
-        cfg = fn.config
         age = time.time() - ev.enqueued_at
         if age > cfg.max_event_age:
             await self._dead(ev, DeadLetterReason.EVENT_AGE_EXCEEDED, ev.last_error_type,
@@ -189,11 +203,16 @@ class AsyncQueue:
                 ev.function, ev.payload, trigger=ev.trigger, caller=ev.caller, request_id=rid
             )
         except Throttled as exc:
-            n = self._throttled.get(ev.id, 0)
-            self._throttled[ev.id] = n + 1
-            wait = min(THROTTLE_BACKOFF[1], THROTTLE_BACKOFF[0] * 2**n)
+            wait = self._backoff(ev)
             log.info("async queue: %s throttled (%s); again in %.1f s", ev.id, exc.reason, wait)
             await store.retry_later(ev, time.time() + wait, error_type=None, error_message=None, counts=False)
+            return
+        except EnvironmentNotReady as exc:
+            # Not a try: the event waits (durably) for the build, or for a fix, up to max_event_age.
+            wait = self._backoff(ev)
+            log.info("async queue: %s waits for %s; again in %.1f s", ev.id, exc, wait)
+            await store.retry_later(ev, time.time() + wait, error_type="Runtime.EnvironmentNotReady",
+                                    error_message=str(exc)[:4000], counts=False)
             return
         except ExecutorUnavailable:
             await store.retry_later(ev, time.time(), error_type=None, error_message=None, counts=False)

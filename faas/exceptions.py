@@ -83,6 +83,11 @@ class EnvironmentNotReady(FaaSError):
         self.reason = reason
         self.failed = failed
 
+    @property
+    def state(self) -> str:
+        """The function's state as Lambda names it."""
+        return "Failed" if self.failed else "Pending"
+
 
 class PackageError(FaaSError, ValueError):
     """A code package, layer or requirements file is refused. The message names the function (or

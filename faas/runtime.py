@@ -18,7 +18,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from faas.admin_key import load_admin_key
 from faas.asyncq import AsyncQueue
 from faas.config import Config
-from faas.exceptions import ConfigError
+from faas.exceptions import ConfigError, EnvironmentNotReady
 from faas.executor.pool import WorkerPool
 from faas.executor.zygote_client import ZygoteClient
 from faas.invoke import Invoker
@@ -143,7 +143,7 @@ class Runtime:
         for name in changed:
             try:
                 self.pool.set_version(name, self.registry.get(name).version)
-            except LookupError:
+            except (LookupError, EnvironmentNotReady):
                 self.pool.set_version(name, None)
 
     async def __aexit__(self, *exc: object) -> None:

@@ -1,5 +1,6 @@
-"""The admin JSON API for schedules, behind the admin key (``Authorization: Bearer``).
+"""The admin JSON API for functions and schedules, behind the admin key (``Authorization: Bearer``).
 
+    GET  /admin/api/functions                  every function: serving version, environment state, build error
     GET  /admin/api/schedules                  every schedule: config, paused, next fire, last run
     GET  /admin/api/schedules/{name}?limit=N   one schedule and its latest runs
     POST /admin/api/schedules/{name}/pause     stop firing (persisted: a restart keeps it)
@@ -23,6 +24,11 @@ MAX_RUNS = 1000
 class AdminApi:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+
+    async def functions(self, request: Request) -> Response:
+        if (refused := await admin_required(request, self.runtime)) is not None:
+            return refused
+        return JSONResponse({"functions": [s.as_json() for s in self.runtime.registry.status()]})
 
     async def schedules(self, request: Request) -> Response:
         if (refused := await admin_required(request, self.runtime)) is not None:
@@ -64,3 +70,4 @@ class AdminApi:
         except FaaSError as exc:
             return admin_error(exc)
         return JSONResponse(info.as_json())
+

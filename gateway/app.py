@@ -104,6 +104,9 @@ class GatewayApp:
                 )}, each=each_bucket),
                 ApiRoute("/buckets/{name}/{key:path}", buckets.delete, {"DELETE": Operation(
                     summary="Delete", security="key", responses=("204", "default"))}, each=each_bucket),
+                ApiRoute("/admin/api/functions", admin.functions, {"GET": Operation(
+                    summary="Functions: serving version and environment state", security="admin",
+                    responses=("200", "401"))}),
                 ApiRoute("/admin/api/schedules", admin.schedules, {"GET": Operation(
                     summary="List schedules", security="admin", responses=("200", "401"))}),
                 ApiRoute("/admin/api/schedules/{name}", admin.schedule, {"GET": Operation(

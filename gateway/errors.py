@@ -35,6 +35,7 @@ from starlette.responses import JSONResponse, Response
 from faas.exceptions import (
     BucketKeyError,
     ConfigError,
+    EnvironmentNotReady,
     ExecutorUnavailable,
     FaaSError,
     FunctionNotFound,
@@ -113,6 +114,7 @@ GATEWAY_ERRORS: dict[type[Exception], GatewayError] = {
     FunctionNotFound: GatewayError(500, "Internal server error"),  # a route to a missing function is ours
     ConfigError: GatewayError(500, "Internal server error"),
     ExecutorUnavailable: GatewayError(503, "Service Unavailable"),
+    EnvironmentNotReady: GatewayError(503, "Service Unavailable", "5"),  # the reason is logged
 }
 _GATEWAY_DEFAULT = GatewayError(500, "Internal server error")
 
@@ -155,6 +157,10 @@ LAMBDA_ERRORS: dict[type[Exception], AwsError] = {
     InvalidRequest: AwsError(400, "InvalidRequestContentException", "{exc}"),
     ConfigError: AwsError(400, "InvalidParameterValueException", "{exc}"),
     ExecutorUnavailable: AwsError(500, "ServiceException", "{exc}"),
+    # Lambda's answer to a call on a function that is Pending (or Failed): 409, with the state.
+    EnvironmentNotReady: AwsError(409, "ResourceConflictException",
+                                  "The operation cannot be performed at this time. The function is currently in "
+                                  "the following state: {exc.state}. {exc.reason}", "EnvironmentNotReady"),
 }
 _LAMBDA_DEFAULT = AwsError(500, "ServiceException", "{exc}")
 

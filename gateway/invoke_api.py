@@ -13,6 +13,7 @@ from faas.asyncq import ASYNC_PAYLOAD_LIMIT
 from faas.exceptions import FaaSError, FunctionNotFound, InvalidRequest, PayloadTooLarge
 from faas.invoke import new_request_id
 from faas.records import Trigger
+from faas.registry import arn
 from faas.runtime import Runtime
 from gateway.auth import INVOKE_API, REFUSALS, authorize
 from gateway.errors import aws_error, lambda_error
@@ -62,9 +63,10 @@ class InvokeApi:
                              f"Invalid invocation type {invocation_type!r}: must be RequestResponse, Event or DryRun", rid)
         try:
             name, qualifier = parse_function_name(request.path_params["name"], request.query_params.get("Qualifier"))
-            fn = self.runtime.registry.get(name)
+            self.runtime.registry.config_of(name)
+            fn_arn = arn(self.runtime.config, name)
             if qualifier not in (None, "$LATEST"):
-                raise FunctionNotFound(f"{fn.arn}:{qualifier}")
+                raise FunctionNotFound(f"{fn_arn}:{qualifier}")
             if invocation_type == "DryRun":
                 return Response(status_code=204, headers={"x-amzn-RequestId": rid})
             payload = _validate_json(payload)
@@ -76,7 +78,7 @@ class InvokeApi:
             client_context = _client_context(request.headers.get("x-amz-client-context"))
             result = await self.runtime.invoker.invoke(
                 name, payload, trigger=Trigger.INVOKE, caller=caller.id, client_context=client_context,
-                invoked_arn=fn.arn if qualifier is None else f"{fn.arn}:{qualifier}", request_id=rid,
+                invoked_arn=fn_arn if qualifier is None else f"{fn_arn}:{qualifier}", request_id=rid,
             )
         except FaaSError as exc:
             return lambda_error(exc, rid)

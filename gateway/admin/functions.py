@@ -8,13 +8,40 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from faas.store import stats as store_stats
+from dataclasses import dataclass
+
+from faas.config import FunctionConfig
 from faas.exceptions import FunctionNotFound
+from faas.registry import FunctionStatus, arn
+from faas.runtime import Runtime
+from faas.store import stats as store_stats
 from gateway.admin.charts import calls_chart, sparkline
 from gateway.admin.pages import Admin, page
 from gateway.admin.session import Session
 
 DAY = 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionView:
+    """A function as its pages show it: settings, the serving version and its environment's state."""
+
+    name: str
+    config: FunctionConfig
+    arn: str
+    status: FunctionStatus
+
+    @property
+    def version(self) -> int | None:
+        return self.status.version
+
+
+def _views(runtime: Runtime) -> dict[str, FunctionView]:
+    registry = runtime.registry
+    return {
+        s.name: FunctionView(name=s.name, config=registry.config_of(s.name), arn=arn(runtime.config, s.name), status=s)
+        for s in registry.status()
+    }
 
 
 @page
@@ -24,8 +51,7 @@ async def function_list(admin: Admin, request: Request, session: Session) -> Res
     stats = await store_stats.function_stats(runtime.store, since)
     workers = runtime.pool.stats()
     rows = []
-    for name in runtime.registry.names():
-        fn = runtime.registry.get(name)
+    for fn in _views(runtime).values():
         hours = await store_stats.hourly(runtime.store, fn.name, since)
         rows.append({
             "fn": fn, "stats": stats.get(fn.name), "workers": workers.get(fn.name, {"busy": 0, "idle": 0}),
@@ -38,10 +64,9 @@ async def function_list(admin: Admin, request: Request, session: Session) -> Res
 async def function_detail(admin: Admin, request: Request, session: Session) -> Response:
     runtime = admin.runtime
     name = request.path_params["name"]
-    try:
-        fn = runtime.registry.get(name)
-    except FunctionNotFound as exc:
-        return admin.fail(request, session, exc, section="functions")
+    fn = _views(runtime).get(name)
+    if fn is None:
+        return admin.fail(request, session, FunctionNotFound(name), section="functions")
     since = time.time() - DAY
     stats = (await store_stats.function_stats(runtime.store, since)).get(name)
     hours = await store_stats.hourly(runtime.store, name, since)
