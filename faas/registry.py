@@ -228,13 +228,11 @@ class Registry:
             self.resolver.request(new.environment)
         return False
 
-    def environment_changed(self, key: str) -> set[str]:
-        """A build of environment ``key`` ended: pending versions on it serve now (if it succeeded)
-        or keep its error (if it failed). Returns and announces the functions that switched."""
+    def recheck_pending(self) -> set[str]:
+        """A build ended: pending versions whose environment is ready serve now; those whose build
+        failed keep its error. Returns and announces the functions that switched."""
         switched: set[str] = set()
         for name, fn in list(self._pending.items()):
-            if fn.environment.key != key:
-                continue
             state, error = self.resolver.state(fn.environment)
             if state is EnvState.READY:
                 del self._pending[name]
