@@ -565,3 +565,12 @@ def test_functions_using_a_changed_path(tmp_path: Path) -> None:
     assert functions_using(config, [tmp_path / "functions" / "inside" / "app.py"]) == {"inside"}
     assert functions_using(config, [tmp_path / "dist" / "other.zip", tmp_path / "srcx" / "a.py"]) == set()
     assert functions_using(config, []) == set()
+
+
+def test_code_removed_since_the_config_was_read(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    config = write_config(tmp_path, '[functions.f]\nhandler = "app.handler"\ncode = "src"\n')
+    (tmp_path / "src").rmdir()
+    with pytest.raises(PackageError) as info:
+        code_paths(config, config.functions["f"], tmp_path / "p")
+    assert str(info.value) == f'function "f" code ({tmp_path / "src"}): no such folder or .zip file'
