@@ -42,11 +42,17 @@ __all__ = [
     "functions_using",
     "layer_paths",
     "package_folder",
+    "packages_root",
     "unpack_zip",
     "watched_paths",
 ]
 
 _SITE_PACKAGES = Path("python", "lib", f"python{PYTHON_VERSION}", "site-packages")
+
+
+def packages_root(config: Config) -> Path:
+    """Where zips are unpacked: ``data_dir/packages/`` (one folder per zip, named by its sha256)."""
+    return config.server.data_dir / "packages"
 
 
 def package_folder(config: Config, fn: FunctionConfig) -> Path | None:

@@ -27,6 +27,7 @@ from faas.packages import (
     code_paths,
     functions_using,
     layer_paths,
+    packages_root,
     unpack_zip,
     watched_paths,
 )
@@ -366,7 +367,8 @@ code = "src"
 handler = "app.handler"
 code = "dist/zipped.zip"
 """)
-    packages = tmp_path / "data" / "packages"
+    packages = packages_root(config)
+    assert packages == tmp_path / "data" / "packages"
     fns = config.functions
     assert code_paths(config, fns["single"], packages) == (str(fdir),)
     assert code_paths(config, fns["pkg"], packages) == (str(fdir), str(fdir / "pkg"))
