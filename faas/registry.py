@@ -348,6 +348,16 @@ class Registry:
             self._notify(switched)
         return switched
 
+    def touch(self, names: Iterable[str]) -> set[str]:
+        """Something these functions use outside functions_dir changed (a code zip or folder, a layer,
+        a requirements file): give each a new version and notify. Unknown names are ignored."""
+        touched = {name for name in names if name in self._functions}
+        for name in touched:
+            self._functions[name] = self._make(self._functions[name].config)
+        if touched:
+            self._notify(touched)
+        return touched
+
     def _notify(self, changed: set[str]) -> None:
         for listener in self._listeners:
             try:

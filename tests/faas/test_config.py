@@ -380,3 +380,34 @@ def test_every_default(tmp_path: Path) -> None:
 def test_executor_user(tmp_path: Path) -> None:
     assert load(tmp_path, '[executor]\nuser = ""\n').executor.user is None
     assert load(tmp_path, '[executor]\nuser = "nobody"\n').executor.user == "nobody"
+
+
+def test_code_requirements_and_layers_exact_messages(tmp_path: Path) -> None:
+    """Issue 11's bad input that the config itself can tell: more than 5 layers, a layer not defined,
+    a ``code`` or ``requirements`` path that does not exist (named as written and as resolved)."""
+    layers = "".join(f'[layers.l{i}]\npath = "l{i}"\n' for i in range(6))
+    for i in range(6):
+        (tmp_path / f"l{i}" / "python").mkdir(parents=True)
+    cases = [
+        (layers + F + 'layers = ["l0", "l1", "l2", "l3", "l4", "l5"]\n',
+         "functions.f.layers: 6 layers; a function may use at most 5"),
+        (layers + F + 'layers = ["l0", "pillow"]\n',
+         'functions.f.layers[1] = "pillow": no such layer (known: l0, l1, l2, l3, l4, l5)'),
+        (F + 'layers = ["pillow"]\n', 'functions.f.layers[0] = "pillow": no such layer (known: none are defined)'),
+        (layers + F + 'layers = ["l0", "l0"]\n', 'functions.f.layers[1] = "l0": already listed at [0]'),
+        (F + 'code = "dist/f.zip"\n', f'functions.f.code = "dist/f.zip": no such folder or .zip ({tmp_path / "dist" / "f.zip"})'),
+        (F + 'code = "config.toml"\n',
+         f'functions.f.code = "config.toml": must be a folder or a .zip file ({tmp_path / "config.toml"})'),
+        (F + 'requirements = "req.txt"\n', f'functions.f.requirements = "req.txt": no such file ({tmp_path / "req.txt"})'),
+        (F + 'requirements = "l0"\n', f'functions.f.requirements = "l0": not a file ({tmp_path / "l0"})'),
+        ('[layers.x]\npath = "nope.zip"\n', f'layers.x.path = "nope.zip": no such folder or .zip ({tmp_path / "nope.zip"})'),
+        ('[layers.x]\npath = "x.zip"\nrequirements = "r.txt"\n',
+         f'layers.x.requirements = "r.txt": no such file ({tmp_path / "r.txt"})'),
+    ]
+    for text, message in cases:
+        with pytest.raises(ConfigError) as info:
+            load(tmp_path, text)
+        assert str(info.value) == f"config.toml: {message}"
+    ok = load(tmp_path, layers + F + 'layers = ["l4", "l0", "l1", "l2", "l3"]\n')
+    assert ok.functions["f"].layers == ("l4", "l0", "l1", "l2", "l3")
+    assert ok.layers["l4"].path == tmp_path / "l4"

@@ -155,6 +155,20 @@ def test_a_file_moves_the_functions_that_own_it(tmp_path: Path) -> None:
     assert [c[1] for c in changes.calls] == [{"hello", "greet"}, {"thumbs"}]
 
 
+def test_touch_moves_the_named_functions_on(tmp_path: Path) -> None:
+    """What hot reload calls when a code zip, layer or requirements file outside functions/ changed."""
+    registry = Registry(config(tmp_path))
+    before = {f.name: f.version for f in registry}
+    changes = Changes()
+    registry.subscribe(changes)
+    assert registry.touch(["thumbs", "greet", "gone"]) == {"thumbs", "greet"}  # unknown names are ignored
+    assert registry.get("hello").version == before["hello"]
+    assert registry.get("thumbs").version > before["thumbs"] and registry.get("greet").version > before["greet"]
+    assert registry.get("thumbs").config == registry.config.functions["thumbs"]
+    assert registry.touch([]) == set() and registry.touch(["gone"]) == set()
+    assert [c[1] for c in changes.calls] == [{"thumbs", "greet"}]  # nothing touched, nobody told
+
+
 def test_a_file_no_function_owns_moves_every_function(tmp_path: Path) -> None:
     registry = Registry(config(tmp_path))
     fdir = registry.config.server.functions_dir
