@@ -341,22 +341,13 @@ class Registry:
         return self.touch(owners)
 
     def touch(self, names: Iterable[str]) -> set[str]:
-        """New versions of ``names`` (their files changed); returns and announces those whose serving
-        version changed (the others wait for their environment)."""
+        """Something these functions use changed (their files, a code zip or folder, a layer, a
+        requirements file): new versions of them. Returns and announces those whose serving version
+        changed (the others wait for their environment). Unknown names are ignored."""
         switched = {name for name in names if name in self.config.functions and self._offer(self.config.functions[name])}
         if switched:
             self._notify(switched)
         return switched
-
-    def touch(self, names: Iterable[str]) -> set[str]:
-        """Something these functions use outside functions_dir changed (a code zip or folder, a layer,
-        a requirements file): give each a new version and notify. Unknown names are ignored."""
-        touched = {name for name in names if name in self._functions}
-        for name in touched:
-            self._functions[name] = self._make(self._functions[name].config)
-        if touched:
-            self._notify(touched)
-        return touched
 
     def _notify(self, changed: set[str]) -> None:
         for listener in self._listeners:
