@@ -30,6 +30,7 @@ from faas.config._table import (
     show,
     unique,
 )
+from faas.config._files import layer, layer_refs, links, path_of
 from faas.config.records import (
     BillingConfig,
     BucketConfig,
@@ -57,7 +58,6 @@ AUTH_MODES = ("none", "api_key")
 # Paths the platform itself serves; user routes may not shadow them.
 RESERVED_PREFIXES = ("/2015-03-31/", "/healthz", "/admin", "/metrics", "/openapi.json", "/buckets")
 QUOTA_PERIODS = ("day", "week", "month")
-MAX_LAYERS = 5  # as on Lambda
 WS_PATH = re.compile(r"(/[A-Za-z0-9_.-]+)+")
 ROUTE_SELECTION = re.compile(r"^\$request\.body\.[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 WS_ROUTE_KEY = re.compile(r"^(\$connect|\$disconnect|\$default|[A-Za-z0-9_.:-]{1,128})$")
@@ -119,29 +119,6 @@ def _server(t: Table, base: Path) -> ServerConfig:
     return server
 
 
-def _path(t: Table, name: str, base: Path, *, kind: str) -> Path | None:
-    """An existing file or folder (``kind``: "file", "folder", "folder or .zip") named relative to
-    config.toml; None when the key is left out."""
-    if name not in t.data:
-        return None
-    value = t.string(name)
-    path = (base / value).resolve()
-    if not path.exists():
-        raise ConfigError(f'{t.key(name)} = "{value}": no such {kind} ({path})')
-    if kind == "file" and not path.is_file():
-        raise ConfigError(f'{t.key(name)} = "{value}": not a file ({path})')
-    if kind == "folder or .zip" and not (path.is_dir() or (path.is_file() and path.suffix == ".zip")):
-        raise ConfigError(f'{t.key(name)} = "{value}": must be a folder or a .zip file ({path})')
-    return path
-
-
-def _links(t: Table, name: str, base: Path) -> tuple[str, ...]:
-    """A string or a list of strings; paths (not URLs) resolved relative to config.toml."""
-    value = t.data.get(name)
-    items = (t.take(name),) if isinstance(value, str) else t.strings(name)
-    return tuple(item if "://" in item else str((base / item).resolve()) for item in items)
-
-
 def _executor(t: Table, base: Path) -> ExecutorConfig:
     user = t.string("user", "")  # "" (or left out): the workers keep the gateway's own user
     index_url = t.string("index_url", "")
@@ -158,8 +135,8 @@ def _executor(t: Table, base: Path) -> ExecutorConfig:
         user=user or None,
         max_zygotes=t.integer("max_zygotes", 1, 1000),
         index_url=index_url or None,
-        extra_index_url=tuple(u for u in _links(t, "extra_index_url", base)),
-        find_links=_links(t, "find_links", base),
+        extra_index_url=tuple(u for u in links(t, "extra_index_url", base)),
+        find_links=links(t, "find_links", base),
         offline=t.boolean("offline"),
     )
     t.done()
@@ -207,39 +184,12 @@ def _function(t: Table, name: str, base: Path, layers: Mapping[str, LayerConfig]
         max_retries=t.integer("max_retries", 0, 2),
         retry_base_delay=t.number("retry_base_delay", 0, 21600),
         max_event_age=t.number("max_event_age", 1, 21600),
-        code=_path(t, "code", base, kind="folder or .zip"),
-        requirements=_path(t, "requirements", base, kind="file"),
-        layers=_layer_refs(t, layers),
+        code=path_of(t, "code", base, kind="folder or .zip"),
+        requirements=path_of(t, "requirements", base, kind="file"),
+        layers=layer_refs(t, layers),
     )
     t.done()
     return function
-
-
-def _layer_refs(t: Table, layers: Mapping[str, LayerConfig]) -> tuple[str, ...]:
-    names = t.strings("layers")
-    if len(names) > MAX_LAYERS:
-        raise ConfigError(f"{t.key('layers')}: {len(names)} layers; a function may use at most {MAX_LAYERS}")
-    unique(names, lambda i, layer, j: f'{t.key("layers")}[{i}] = "{layer}": already listed at [{j}]')
-    for i, layer in enumerate(names):
-        if layer not in layers:
-            known = ", ".join(sorted(layers)) or "none are defined"
-            raise ConfigError(f'{t.key("layers")}[{i}] = "{layer}": no such layer (known: {known})')
-    return names
-
-
-def _layer(t: Table, name: str, base: Path) -> LayerConfig:
-    path_value = t.string("path", required=True)
-    layer = LayerConfig(
-        name=name,
-        path=(base / path_value).resolve(),
-        requirements=_path(t, "requirements", base, kind="file"),
-        description=t.string("description"),
-    )
-    # A layer's zip may not exist yet when it is built from its requirements (faas layers build).
-    if layer.requirements is None:
-        _path(Table({"path": path_value}, t.where), "path", base, kind="folder or .zip")
-    t.done()
-    return layer
 
 
 def _known_function(key: str, function: str, functions: Mapping[str, FunctionConfig]) -> str:
@@ -424,7 +374,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     server = _server(root.table("server", ServerConfig), path.parent)
     executor = _executor(root.table("executor", ExecutorConfig), path.parent)
     layers = {
-        name: _layer(t, name, path.parent)
+        name: layer(t, name, path.parent)
         for t, name in named_tables(root.table("layers"), LayerConfig, _plain_name, f"a layer {_NAME_RULE}")
     }
     functions = {
