@@ -346,8 +346,8 @@ class EnvironmentBuilder:
             output = await install(deps, index, tmp / "site-packages", uv=self._uv, label=f"{deps.key} for {deps.source}")
             marker = {
                 "key": deps.key, "source": str(deps.source), "requirements": list(deps.lines),
-                "python": PYTHON_VERSION, "index": index.uv_args(), "seconds": round(time.monotonic() - started, 3),
-                "uv_output": output,
+                "python": PYTHON_VERSION, "index": [_redacted(a) for a in index.uv_args()],
+                "seconds": round(time.monotonic() - started, 3), "uv_output": output,
             }
             try:
                 (tmp / MARKER).write_text(json.dumps(marker, indent=1) + "\n", "utf-8")
@@ -398,6 +398,12 @@ def _place(tmp: Path, target: Path) -> bool:
         shutil.rmtree(target, ignore_errors=True)
     os.rename(tmp, target)
     return True
+
+
+def _redacted(arg: str) -> str:
+    """An index URL without its credentials (``https://user:token@host/simple``): the marker is no
+    place for a secret."""
+    return re.sub(r"(://)[^/@]+@", r"\1***@", arg)
 
 
 def _alive(pid: int) -> bool:

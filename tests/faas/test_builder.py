@@ -183,6 +183,19 @@ def test_is_built_only_once_complete_and_the_marker_says_what_was_built(tmp_path
     assert any("+ gamma==1.0" in line for line in marker["uv_output"])
 
 
+def test_the_marker_keeps_no_index_credentials(tmp_path: Path, wheels: Path) -> None:
+    index = IndexSettings(extra_index_url=("https://user:s3cret@example.invalid/simple",), find_links=(str(wheels),), offline=True)
+    deps = requirements(tmp_path, "alpha==1.0\n", index)
+
+    async def main() -> None:
+        async with EnvironmentBuilder(tmp_path / "data") as builder:
+            await builder.build(deps, index)
+
+    asyncio.run(main())
+    marker = (tmp_path / "data" / "envs" / deps.key / MARKER).read_text()
+    assert "s3cret" not in marker and "https://***@example.invalid/simple" in marker
+
+
 def test_a_folder_without_its_marker_never_counts_and_is_replaced(tmp_path: Path, index: IndexSettings) -> None:
     deps = requirements(tmp_path, "alpha==2.0\n", index)
     half = tmp_path / "data" / "envs" / deps.key / "site-packages"
