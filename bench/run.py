@@ -22,12 +22,12 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench import cold_start, metering, scale, schedules, throughput, timeouts
+from bench import cold_start, env_build, metering, scale, schedules, throughput, timeouts
 from bench.loadgen import ensure_wrk
 from bench.report import CpuShare, Row, Verdict, machine, markdown_table, text_table
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("1", "2", "3", "4", "5", "6", "7")
+SECTIONS = ("1", "2", "3", "4", "5", "6", "7", "8")
 NOISY_CORES = 0.25  # other processes using more than this (of 2 cores) make a run noisy
 
 T = TypeVar("T")
@@ -138,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     if "7" in only:
         _section(rows, notes, "7", "schedules: 100 rate(1 second)",
                  lambda: schedules.run(seconds=4.0 if q else 10.0))
+    if "8" in only:
+        _section(rows, notes, "8", "environment build: 5 packages, warm uv cache",
+                 lambda: env_build.run(rounds=2 if q else 5))
 
     elapsed = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
     others = share.others_cores()

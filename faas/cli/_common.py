@@ -1,4 +1,4 @@
-"""What the ``faas`` commands share: exit codes, ``CliError``, the admin API call, the store, tables.
+"""What the ``faas`` commands share: exit codes, ``CliError``, the admin API call, the store, output.
 
 Command modules import from here, never from ``faas.cli`` itself, so the package has no import
 circle. ``faas.cli.main`` turns errors into exit codes: ``EXIT_USAGE`` (2) for bad usage or config,
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 import urllib.error
@@ -155,3 +156,21 @@ def print_table(rows: Sequence[Sequence[object]]) -> None:
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip())
+
+
+def quiet_builder_log(verbose: bool) -> None:
+    """The builder logs for the server; here each set gets its own line instead, and uv's
+    output only with ``--verbose``."""
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    else:
+        logging.getLogger("faas.builder").addHandler(logging.NullHandler())
+        logging.getLogger("faas.builder").propagate = False
+
+
+def shown(path: Path) -> str:
+    """``path`` relative to the working folder when it is below it (shorter lines), else absolute."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
