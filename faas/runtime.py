@@ -8,6 +8,7 @@ are started after the async queue and before the reloader, and stopped before th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import shutil
@@ -17,6 +18,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 
 from faas.admin_key import load_admin_key
 from faas.asyncq import AsyncQueue
+from faas.builder import BuildState, EnvironmentBuilder
 from faas.config import Config
 from faas.exceptions import ConfigError, EnvironmentNotReady
 from faas.executor.pool import WorkerPool
@@ -24,8 +26,10 @@ from faas.executor.zygote_client import ZygoteClient
 from faas.invoke import Invoker
 from faas.metering import MeteringWriter
 from faas.metrics import Metrics
+from faas.packages import packages_root
 from faas.registry import Registry
 from faas.reload import Reloader
+from faas.resolve import PackageResolver
 from faas.keys import Keyring
 from faas.locations import db_path, local_url
 from faas.schedules import ScheduleBook
@@ -58,6 +62,7 @@ class Runtime:
         self.ready = False
         self._stack = AsyncExitStack()
         self.store: SQLiteStore
+        self.builder: EnvironmentBuilder
         self.zygote: ZygoteClient
         self.pool: WorkerPool
         self.metering: MeteringWriter
@@ -94,6 +99,12 @@ class Runtime:
         self.keys = await stack.enter_async_context(Keyring(key_store, SecretBox.load(data_dir)))
         self.limiter = await stack.enter_async_context(UsageLimiter(UsageStore(self.store), config.usage_plans))
         self.registry.set_env_provider(self._function_credentials)
+        # Dependency sets build in the background; packages are resolved (zips unpacked) off the loop.
+        self.builder = await stack.enter_async_context(EnvironmentBuilder(data_dir))
+        resolver = PackageResolver(self.builder, packages_root(config))
+        await asyncio.to_thread(resolver.prepare, config)
+        self.registry.set_resolver(resolver)
+        self.builder.subscribe(self._on_built)
         self.zygote = ZygoteClient(config.executor.preload)
         await self.zygote.start()
         stack.push_async_callback(self.zygote.close)
@@ -125,6 +136,10 @@ class Runtime:
         self.schedules = ScheduleBook(self.events, lambda: self.registry.config, self.asyncq)
         for extension in self.extensions:
             await stack.enter_async_context(extension(self))
+
+    def _on_built(self, key: str, state: BuildState) -> None:
+        """A dependency set finished building (or failed): versions waiting on it serve now."""
+        self.registry.recheck_pending()
 
     def _function_credentials(self, name: str) -> dict[str, str]:
         """Workers call back into the platform (boto3 ``lambda``) with their function's own key."""

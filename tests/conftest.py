@@ -92,6 +92,19 @@ class Server:
         with sqlite3.connect(self.data_dir / "faas.db") as db:
             return list(db.execute(sql, args))
 
+    def wait_environments(self, timeout: float = 90.0) -> list[dict[str, Any]]:
+        """Wait until every function's environment is built (first start builds them in the background)."""
+
+        def ready() -> list[dict[str, Any]] | None:
+            r = self.client.get("/admin/api/functions", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+            functions: list[dict[str, Any]] = r.json()["functions"]
+            failed = [f for f in functions if f["state"] == "failed"]
+            if failed:
+                raise AssertionError(f"environment builds failed: {failed}")
+            return functions if all(f["state"] == "ready" for f in functions) else None
+
+        return wait_for(ready, timeout, 0.2, "every function's environment")  # type: ignore[no-any-return]
+
     def wait_metered(self, request_id: str, timeout: float = 10.0) -> dict[str, Any]:
         def row() -> dict[str, Any] | None:
             with sqlite3.connect(self.data_dir / "faas.db") as db:

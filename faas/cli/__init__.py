@@ -1,6 +1,6 @@
 """The ``faas`` command: its entry point and argument parser.
 
-    faas serve | invoke | logs | keys | bill | schedules | dlq | deps | layers     (``faas COMMAND --help``)
+    faas serve | invoke | logs | status | keys | bill | schedules | dlq | deps | layers     (``faas COMMAND --help``)
 
 Each command group is a module of this package with ``register(sub, common)``, which adds its
 subparser and sets ``run(config, args)``; ``serve`` is the composition root. What the commands share
@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from faas.cli import bill, deps, dlq, invoke, keys, layers, logs, schedules, serve
+from faas.cli import bill, deps, dlq, invoke, keys, layers, logs, schedules, serve, status
 from faas.cli._common import EXIT_FAILED, EXIT_USAGE, CliError
 from faas.config import load_config
 from faas.exceptions import ConfigError, FaaSError
@@ -23,7 +23,7 @@ from faas.exceptions import ConfigError, FaaSError
 __all__ = ["entry", "main"]
 
 # In the order ``faas --help`` lists them.
-_COMMANDS = (serve, invoke, logs, keys, bill, schedules, dlq, deps, layers)
+_COMMANDS = (serve, invoke, logs, status, keys, bill, schedules, dlq, deps, layers)
 
 
 def _parser() -> argparse.ArgumentParser:
