@@ -142,8 +142,26 @@ def _read(path: Path, depth: int) -> list[str]:
             )
         if not _REQUIREMENT.fullmatch(line):
             raise RequirementsError(f"{path}, line {number}: {line!r} is not a requirement (e.g. 'humanize==4.9.0')")
-        out.append(re.sub(r"\s+", " ", line))
+        out.append(_canonical(line))
     return out
+
+
+def _canonical(line: str) -> str:
+    """One spelling per requirement, so equal sets share a build: the project name normalised as
+    PEP 503 does (``Foo_Bar`` -> ``foo-bar``), no spaces in extras and version specifiers
+    (``alpha == 1.0`` -> ``alpha==1.0``). A URL or environment markers are kept as written."""
+    match = _REQUIREMENT.fullmatch(line)
+    assert match is not None
+    name_end = match.start(1) if match.group(1) else (match.start(2) if match.group(2) else len(line))
+    name = re.sub(r"[-_.]+", "-", line[:name_end].strip()).lower()
+    extras = re.sub(r"\s+", "", match.group(1) or "").lower()
+    rest = (match.group(2) or "").strip()
+    if rest and rest[0] not in "@;":
+        spec, semi, markers = rest.partition(";")
+        rest = re.sub(r"\s+", "", spec) + (f"; {markers.strip()}" if semi else "")
+    elif rest.startswith("@"):
+        rest = f" {rest}"
+    return f"{name}{extras}{rest}"
 
 
 def _joined(lines: list[str]) -> list[str]:

@@ -85,6 +85,9 @@ class Resolver(Protocol):
     def request(self, environment: Environment) -> None:
         """Start building ``environment`` in the background if it is not built or building."""
 
+    def prepare(self, config: Config) -> None:
+        """Do the blocking part of resolving ``config`` ahead (unpacking zips); run it in a thread."""
+
 
 class SharedFolderResolver:
     """No packages and no dependency sets: every function imports from the functions folder, as
@@ -97,6 +100,9 @@ class SharedFolderResolver:
         return EnvState.READY, None
 
     def request(self, environment: Environment) -> None:
+        pass
+
+    def prepare(self, config: Config) -> None:
         pass
 
 

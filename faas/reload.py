@@ -103,6 +103,8 @@ class Reloader:
             *roots, stop_event=self._package_round, debounce=400, step=30, recursive=recursive, watch_filter=wanted
         ):
             paths = {Path(p) for _, p in changes}
+            # Unpacking a replaced zip (up to 50 MB) blocks: do it in a thread, then switch versions here.
+            await asyncio.to_thread(self.registry.resolver.prepare, self.registry.config)
             self.packages_changed(paths)
             if any(_kind(p) != kinds[p] for p in paths & watched):
                 self._package_round.set()  # a watched path came, went or was replaced: watch anew
