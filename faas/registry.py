@@ -10,7 +10,6 @@ new workers on the next call while busy old ones finish theirs.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from pathlib import Path
 from faas.config import Config, FunctionConfig
 from faas.environment import Environment
 from faas.exceptions import FunctionNotFound
+from faas.executor.runtime_libs import runtime_libs
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +49,21 @@ class Function:
         return self.config.handler.split(".", 1)[0]
 
 
-def worker_environment(config: Config, fn: FunctionConfig) -> dict[str, str]:
-    """The environment of a worker: the function's own variables plus Lambda's, nothing of ours."""
+def worker_environment(
+    config: Config, fn: FunctionConfig, code_paths: tuple[str, ...] | None = None,
+    environment: Environment = BASE_ENVIRONMENT,
+) -> dict[str, str]:
+    """The environment of a worker: the function's own variables plus Lambda's, nothing of ours.
+    ``python3`` on its PATH is the runtime's (the base interpreter, without the platform's
+    packages), and PYTHONPATH holds what the handler's ``sys.path`` holds (code, environment,
+    runtime), so a subprocess sees what the handler sees."""
     region = config.server.region
-    bin_dir = os.path.dirname(sys.executable)
+    runtime = runtime_libs(config.server.data_dir)
+    code = code_paths if code_paths is not None else (str(config.server.functions_dir),)
     env = dict(fn.environment)
     env.update(
         {
-            "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
+            "PATH": f"{runtime.bin_dir}:/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
             "TZ": ":UTC",
             "PYTHONUNBUFFERED": "1",
@@ -69,8 +76,8 @@ def worker_environment(config: Config, fn: FunctionConfig) -> dict[str, str]:
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.name}",
             "_HANDLER": fn.handler,
-            "LAMBDA_TASK_ROOT": str(config.server.functions_dir),
-            "PYTHONPATH": str(config.server.functions_dir),
+            "LAMBDA_TASK_ROOT": code[0] if code else "",
+            "PYTHONPATH": ":".join((*code, *environment.paths, str(runtime.site_packages))),
             # Where the buckets live: a file a function writes to FAAS_BUCKETS_DIR/NAME/KEY is announced.
             "FAAS_BUCKETS_DIR": str(config.server.data_dir / "buckets"),
         }
@@ -97,8 +104,8 @@ class Registry:
         for name in list(self._functions):
             self._functions[name] = self._make(self._functions[name].config)
 
-    def _environment(self, fn: FunctionConfig) -> dict[str, str]:
-        env = worker_environment(self.config, fn)
+    def _environment(self, fn: FunctionConfig, code_paths: tuple[str, ...], environment: Environment) -> dict[str, str]:
+        env = worker_environment(self.config, fn, code_paths, environment)
         if self._env_provider is not None:
             env.update(self._env_provider(fn.name))
         return env
@@ -107,12 +114,13 @@ class Registry:
         version = self._next_version
         self._next_version += 1
         server = self.config.server
+        code_paths = (str(server.functions_dir),)
         return Function(
             config=fn,
             version=version,
             arn=f"arn:aws:lambda:{server.region}:{server.account_id}:function:{fn.name}",
-            env=self._environment(fn),
-            code_paths=(str(server.functions_dir),),
+            env=self._environment(fn, code_paths, BASE_ENVIRONMENT),
+            code_paths=code_paths,
         )
 
     def subscribe(self, listener: Callable[[Config, set[str]], None]) -> None:
@@ -141,7 +149,9 @@ class Registry:
                 changed.add(name)
         for fn in config.functions.values():
             old = self._functions.get(fn.name)
-            if old is None or old.config != fn or _base_env(old) != worker_environment(config, fn):
+            if old is None or old.config != fn or _base_env(old) != worker_environment(
+                config, fn, old.code_paths, old.environment
+            ):
                 self._functions[fn.name] = self._make(fn)
                 changed.add(fn.name)
         self._notify(changed)
