@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from typing import Protocol
 from faas.config import Config, FunctionConfig
 from faas.environment import Environment
 from faas.exceptions import EnvironmentNotReady, FunctionNotFound, PackageError
+from faas.executor.runtime_libs import runtime_libs
 
 log = logging.getLogger(__name__)
 
@@ -127,14 +127,21 @@ class FunctionStatus:
         }
 
 
-def worker_environment(config: Config, fn: FunctionConfig) -> dict[str, str]:
-    """The environment of a worker: the function's own variables plus Lambda's, nothing of ours."""
+def worker_environment(
+    config: Config, fn: FunctionConfig, code_paths: tuple[str, ...] | None = None,
+    environment: Environment = BASE_ENVIRONMENT,
+) -> dict[str, str]:
+    """The environment of a worker: the function's own variables plus Lambda's, nothing of ours.
+    ``python3`` on its PATH is the runtime's (the base interpreter, without the platform's
+    packages), and PYTHONPATH holds what the handler's ``sys.path`` holds (code, environment,
+    runtime), so a subprocess sees what the handler sees."""
     region = config.server.region
-    bin_dir = os.path.dirname(sys.executable)
+    runtime = runtime_libs(config.server.data_dir)
+    code = code_paths if code_paths is not None else (str(config.server.functions_dir),)
     env = dict(fn.environment)
     env.update(
         {
-            "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
+            "PATH": f"{runtime.bin_dir}:/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
             "TZ": ":UTC",
             "PYTHONUNBUFFERED": "1",
@@ -147,8 +154,8 @@ def worker_environment(config: Config, fn: FunctionConfig) -> dict[str, str]:
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.name}",
             "_HANDLER": fn.handler,
-            "LAMBDA_TASK_ROOT": str(config.server.functions_dir),
-            "PYTHONPATH": str(config.server.functions_dir),
+            "LAMBDA_TASK_ROOT": code[0] if code else "",
+            "PYTHONPATH": ":".join((*code, *environment.paths, str(runtime.site_packages))),
             # Where the buckets live: a file a function writes to FAAS_BUCKETS_DIR/NAME/KEY is announced.
             "FAAS_BUCKETS_DIR": str(config.server.data_dir / "buckets"),
         }
@@ -190,8 +197,8 @@ class Registry:
             self._offer(fn)
         self._notify(set(self.config.functions))
 
-    def _environment(self, fn: FunctionConfig) -> dict[str, str]:
-        env = worker_environment(self.config, fn)
+    def _environment(self, fn: FunctionConfig, code_paths: tuple[str, ...], environment: Environment) -> dict[str, str]:
+        env = worker_environment(self.config, fn, code_paths, environment)
         if self._env_provider is not None:
             env.update(self._env_provider(fn.name))
         return env
@@ -203,7 +210,7 @@ class Registry:
             config=fn,
             version=version,
             arn=arn(self.config, fn.name),
-            env=self._environment(fn),
+            env=self._environment(fn, provision.code_paths, provision.environment),
             environment=provision.environment,
             code_paths=provision.code_paths,
         )
@@ -318,7 +325,7 @@ class Registry:
                     changed.add(name)
         for fn in config.functions.values():
             old = self._pending.get(fn.name) or self._functions.get(fn.name)
-            if old is None or old.config != fn or _base_env(old) != worker_environment(config, fn) or fn.name in self._errors:
+            if old is None or old.config != fn or _base_env(old) != worker_environment(config, fn, old.code_paths, old.environment) or fn.name in self._errors:
                 if self._offer(fn) or old is None:
                     changed.add(fn.name)
         self._notify(changed)

@@ -1,4 +1,4 @@
-"""The running core: store, zygote, worker pool, metering, invoker, async queue and reloader, in start order.
+"""The running core: store, zygotes, worker pool, metering, invoker, async queue and reloader, in start order.
 
 ``async with Runtime(config) as rt`` starts everything; leaving the block stops it in reverse:
 in-flight calls finish (within a grace period), metering is flushed, workers are stopped and the
@@ -22,12 +22,13 @@ from faas.builder import BuildState, EnvironmentBuilder
 from faas.config import Config
 from faas.exceptions import ConfigError, EnvironmentNotReady
 from faas.executor.pool import WorkerPool
-from faas.executor.zygote_client import ZygoteClient
+from faas.executor.runtime_libs import build_runtime
+from faas.executor.zygotes import Zygotes
 from faas.invoke import Invoker
 from faas.metering import MeteringWriter
 from faas.metrics import Metrics
 from faas.packages import packages_root
-from faas.registry import Registry
+from faas.registry import BASE_ENVIRONMENT, Registry
 from faas.reload import Reloader
 from faas.resolve import PackageResolver
 from faas.keys import Keyring
@@ -63,7 +64,7 @@ class Runtime:
         self._stack = AsyncExitStack()
         self.store: SQLiteStore
         self.builder: EnvironmentBuilder
-        self.zygote: ZygoteClient
+        self.zygotes: Zygotes
         self.pool: WorkerPool
         self.metering: MeteringWriter
         self.invoker: Invoker
@@ -105,15 +106,17 @@ class Runtime:
         await asyncio.to_thread(resolver.prepare, config)
         self.registry.set_resolver(resolver)
         self.builder.subscribe(self._on_built)
-        self.zygote = ZygoteClient(config.executor.preload)
-        await self.zygote.start()
-        stack.push_async_callback(self.zygote.close)
+        runtime = await asyncio.to_thread(build_runtime, data_dir)
+        self.zygotes = await stack.enter_async_context(Zygotes(config.executor, runtime))
+        # Started now rather than on first use: the first cold start does not pay for it, and an
+        # interpreter that cannot run a zygote at all stops the server here (stopped when idle).
+        await self.zygotes.prestart(BASE_ENVIRONMENT)
         workers_dir = tempfile.mkdtemp(prefix="faas-workers-")
         os.chmod(workers_dir, 0o711)
         stack.callback(shutil.rmtree, workers_dir, True)
         self.metering = await stack.enter_async_context(MeteringWriter(self.store))
         self.pool = await stack.enter_async_context(
-            WorkerPool(self.zygote, config.executor, config.server, workers_dir)
+            WorkerPool(self.zygotes, config.executor, config.server, workers_dir)
         )
         for fn in self.registry:
             self.pool.set_version(fn.name, fn.version)
@@ -149,6 +152,7 @@ class Runtime:
     def _on_change(self, config: Config, changed: set[str]) -> None:
         self.config = config
         self.pool.update_settings(config.executor)
+        self.zygotes.update_settings(config.executor)
         self.limiter.update_plans(config.usage_plans)
         for name in changed:
             if name not in config.functions:

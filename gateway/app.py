@@ -25,6 +25,7 @@ from gateway import keys_api
 from gateway.admin import admin_routes
 from gateway.admin_api import AdminApi
 from gateway.asgi import json_message, send_response
+from gateway.auth import is_admin
 from gateway.buckets_api import BucketApi
 from gateway.connections_api import ConnectionsApi
 from gateway.http_api import HttpRoutes
@@ -67,9 +68,14 @@ class GatewayApp:
                 yield
 
         async def healthz(request: Request) -> Response:
+            """Ready and able to start workers; with the admin key, each zygote too (pids)."""
             if not runtime.ready:
                 return JSONResponse({"status": "starting"}, 503)
-            return JSONResponse({"status": "ok"})
+            problem = runtime.zygotes.problem()
+            body: dict[str, object] = {"status": "ok"} if problem is None else {"status": "unavailable", "reason": problem}
+            if is_admin(request, runtime.admin_key):
+                body["zygotes"] = runtime.zygotes.describe()
+            return JSONResponse(body, 200 if problem is None else 503)
 
         async def openapi(request: Request) -> Response:
             return JSONResponse(build_openapi(self.platform.routes, runtime.config))

@@ -1,8 +1,11 @@
 """Per-worker memory and process caps through Linux cgroups (v1 or v2), used by the zygote.
 
 Standard library only: it runs in the zygote and in a worker right after fork. Layout:
-``<our cgroup>/faas-<server pid>/w-<worker id>`` in each controller we use. When no writable cgroup
+``<our cgroup>/faas-<server pid>.<zygote pid>/w-<worker id>`` in each controller we use: one folder
+per zygote, since each zygote names its workers' cgroups on its own. When no writable cgroup
 hierarchy is found, ``CgroupLimits.detect`` returns ``None`` and the zygote polls RSS instead.
+A folder whose zygote is gone (it was killed, or the whole server was) is swept by the next
+zygote to start, or by the server itself (``sweep_stale``) right after it lost a zygote.
 """
 
 from __future__ import annotations
@@ -30,13 +33,20 @@ def _own_paths() -> dict[str, str]:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs. A zombie does not: a zygote orphaned by a killed server may wait a while
+    for init to reap it, and its workers' cgroups must not wait with it."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
+        pass
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
         return True
-    return True
+    return state not in (b"Z", b"X")
 
 
 @dataclass(slots=True)
@@ -44,8 +54,8 @@ class CgroupLimits:
     """Creates, fills, reads and removes one cgroup per worker."""
 
     version: int
-    memory_base: Path  # faas-<pid> folder in the memory (or unified) hierarchy
-    pids_base: Path | None  # faas-<pid> folder in the pids hierarchy (v1), same as memory_base on v2
+    memory_base: Path  # faas-<server pid>.<zygote pid> folder in the memory (or unified) hierarchy
+    pids_base: Path | None  # the same folder in the pids hierarchy (v1), = memory_base on v2
 
     @property
     def description(self) -> str:
@@ -53,39 +63,41 @@ class CgroupLimits:
 
     @classmethod
     def detect(cls, server_pid: int) -> "CgroupLimits | None":
+        """In the zygote, at its start (still in the server's cgroup): our folders, or None."""
+        name = f"faas-{server_pid}.{os.getpid()}"
         try:
             if (ROOT / "cgroup.controllers").exists():
-                return cls._detect_v2(server_pid)
-            return cls._detect_v1(server_pid)
+                return cls._detect_v2(name)
+            return cls._detect_v1(name)
         except OSError as exc:
             log.info("cgroups not usable: %s", exc)
             return None
 
     @classmethod
-    def _detect_v1(cls, server_pid: int) -> "CgroupLimits | None":
+    def _detect_v1(cls, name: str) -> "CgroupLimits | None":
         own = _own_paths()
         if "memory" not in own or not (ROOT / "memory").is_dir():
             return None
         memory_parent = ROOT / "memory" / own["memory"].lstrip("/")
-        memory_base = memory_parent / f"faas-{server_pid}"
+        memory_base = memory_parent / name
         _sweep_stale(memory_parent)
         memory_base.mkdir(exist_ok=True)
         pids_base: Path | None = None
         if "pids" in own and (ROOT / "pids").is_dir():
             pids_parent = ROOT / "pids" / own["pids"].lstrip("/")
             _sweep_stale(pids_parent)
-            pids_base = pids_parent / f"faas-{server_pid}"
+            pids_base = pids_parent / name
             pids_base.mkdir(exist_ok=True)
         return cls(version=1, memory_base=memory_base, pids_base=pids_base)
 
     @classmethod
-    def _detect_v2(cls, server_pid: int) -> "CgroupLimits | None":
+    def _detect_v2(cls, name: str) -> "CgroupLimits | None":
         own = _own_paths().get("", "/")
         parent = ROOT / own.lstrip("/")
         if "memory" not in (parent / "cgroup.controllers").read_text().split():
             return None
         _sweep_stale(parent)
-        base = parent / f"faas-{server_pid}"
+        base = parent / name
         base.mkdir(exist_ok=True)
         # Enabling controllers for children needs the parent's subtree_control; that fails when
         # the parent holds processes itself (the "no internal processes" rule), then we give up.
@@ -210,14 +222,31 @@ def _remove_cgroup(d: Path) -> None:
     log.warning("could not remove cgroup %s", d)
 
 
+def sweep_stale() -> None:
+    """In the server, after it lost a zygote: kill the workers (and whatever they started) that
+    the zygote left in their cgroups, and remove its folders. Creates nothing; never raises."""
+    try:
+        own = _own_paths()
+        if (ROOT / "cgroup.controllers").exists():
+            parents = [ROOT / own.get("", "/").lstrip("/")]
+        else:
+            parents = [ROOT / c / own[c].lstrip("/") for c in ("memory", "pids") if c in own and (ROOT / c).is_dir()]
+        for parent in parents:
+            _sweep_stale(parent)
+    except OSError as exc:
+        log.warning("could not sweep the cgroups of a lost zygote: %s", exc)
+
+
 def _sweep_stale(parent: Path) -> None:
-    """Remove what a server killed with SIGKILL left behind, and kill its stray workers."""
+    """Remove what a zygote (or a whole server) killed with SIGKILL left behind, and kill its
+    stray workers. ``faas-SERVER.ZYGOTE`` belongs to the zygote's pid (``faas-SERVER``, the layout
+    before one zygote per environment, to the server's)."""
     for d in parent.glob("faas-*"):
         try:
-            pid = int(d.name.split("-", 1)[1])
+            pid = int(d.name.split("-", 1)[1].split(".")[-1])
         except ValueError:
             continue
-        if pid == os.getppid() or _pid_alive(pid):
+        if pid == os.getpid() or pid == os.getppid() or _pid_alive(pid):
             continue
         for child in d.glob("w-*"):
             _remove_cgroup(child)

@@ -1,8 +1,8 @@
 """Warm workers per (function, code version), concurrency caps, waiting, eviction and retirement.
 
 The pool decides which worker serves a call (the warmest idle one of the function's current version,
-or a new one from the zygote while the function and the server are under their caps, else wait up to
-``queue_wait_ms`` and throttle); ``handle.py`` runs the call on it.
+or a new one from its environment's zygote (``zygotes.py``) while the function and the server are
+under their caps, else wait up to ``queue_wait_ms`` and throttle); ``handle.py`` runs the call on it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from faas.exceptions import ExecutorUnavailable, PayloadTooLarge, Throttled
 from faas.executor import protocol
 from faas.executor.protocol import WorkerSpec
 from faas.executor.handle import RunResult, WorkerHandle, WorkerState
-from faas.executor.zygote_client import ZygoteClient
+from faas.executor.zygotes import Zygotes
 from faas.records import Status
 from faas.registry import Function
 
@@ -45,8 +45,8 @@ class _Slots:
 class WorkerPool:
     """Hands out warm workers, starts new ones through the zygote, enforces caps and deadlines."""
 
-    def __init__(self, zygote: ZygoteClient, executor: ExecutorConfig, server: ServerConfig, workers_dir: str) -> None:
-        self.zygote = zygote
+    def __init__(self, zygotes: Zygotes, executor: ExecutorConfig, server: ServerConfig, workers_dir: str) -> None:
+        self.zygotes = zygotes
         self.executor = executor
         self.server = server
         self.workers_dir = workers_dir
@@ -210,7 +210,7 @@ class WorkerPool:
         raise Throttled(fn.name, reason)
 
     async def _start(self, worker: WorkerHandle, fn: Function) -> None:
-        pid, sock, exited = await self.zygote.spawn(self._spec(fn, worker.id))
+        pid, sock, exited = await self.zygotes.spawn(fn, self._spec(fn, worker.id))
         worker.pid = pid
         worker.exited = exited
         loop = asyncio.get_running_loop()
@@ -227,7 +227,7 @@ class WorkerPool:
             memory_mb=fn.config.memory,
             env=fn.env,
             dir=os.path.join(self.workers_dir, worker_id),
-            functions_dir=str(self.server.functions_dir),
+            code_paths=fn.code_paths,
             log_stream=f"{_today()}/[$LATEST]{worker_id}",
             log_cap=ex.log_cap_bytes,
             max_processes=ex.max_processes,

@@ -110,7 +110,10 @@ class WorkerSpec:
     memory_mb: int
     env: Mapping[str, str]  # the function's environment; ``environ()`` adds the worker's own part
     dir: str  # the worker's own folder: its output log and its ``tmp/``, removed when it exits
-    functions_dir: str  # the working directory and the first entry of ``sys.path``
+    # The function's code: put first on ``sys.path`` by the worker after fork, before it imports the
+    # handler (the zygote's own path is the environment's folders, the runtime, the standard
+    # library); the first is the working directory and LAMBDA_TASK_ROOT.
+    code_paths: tuple[str, ...]
     log_stream: str
     log_cap: int  # bytes of output kept per call
     max_processes: int
@@ -142,7 +145,9 @@ class WorkerSpec:
 
     @classmethod
     def from_json(cls, data: bytes) -> WorkerSpec:
-        return cls(**json.loads(data))
+        fields = json.loads(data)
+        fields["code_paths"] = tuple(fields["code_paths"])
+        return cls(**fields)
 
 
 # --- control channel: gateway <-> zygote -----------------------------------------------------

@@ -346,9 +346,10 @@ def run(sock: socket.socket, spec: WorkerSpec, log_fd: int) -> None:
     """Entry point in a freshly forked worker: set up output, init the handler, serve."""
     worker = Worker(sock, spec, log_fd)
     worker.out = install_output(log_fd, worker.cap)
-    functions_dir = spec.functions_dir
-    if functions_dir not in sys.path:
-        sys.path.insert(0, functions_dir)
+    # The function's code goes before everything the zygote had (its environment, the runtime, the
+    # standard library), as /var/task does on Lambda.
+    code = list(spec.code_paths)
+    sys.path[:] = [*code, *(p for p in sys.path if p not in code)]
     worker.init()
     if worker.handler is None:
         return

@@ -1,14 +1,22 @@
-"""The zygote: a single-threaded fork server that makes workers.
+"""The zygote: a single-threaded fork server that makes the workers of one execution environment.
 
-Started once by the gateway process (``python -m faas.executor.zygote FD``), it imports the worker
-runtime and the configured ``preload`` modules, freezes the GC so forked children share those pages,
-and then forks a worker for each spawn request. It reaps its workers, cleans up after them (leftover
-processes, cgroups, temporary folder) and reports each exit with its status and the tail of its log.
+Started by the server (``zygote_client.py``) as an isolated interpreter, ``python3 -I -S -c
+BOOTSTRAP ROOT FD SETTINGS``: no site-packages, no user site, no PYTHON* variables. The bootstrap
+imports this module from the platform's source folder ROOT, then ``enter_world`` makes the
+function's world the only one left: ``sys.path`` becomes the environment's folders (dependency set,
+layers), the runtime's site-packages (boto3) and the standard library; ROOT leaves ``sys.path`` and
+``faas``/``gateway``/``scheduler`` leave ``sys.modules``. The code already loaded keeps working
+through its globals (nothing on this side imports lazily), but a handler's ``import faas`` fails as
+it would on Lambda. Then the environment's ``preload`` modules are imported (one the environment
+cannot import is skipped with a log line), the GC is frozen so forked children share those pages,
+and a worker is forked for each spawn request. The zygote reaps its workers, cleans up after them
+(leftover processes, cgroups, temporary folder) and reports each exit with its status and the
+tail of its log.
 
 Messages in (JSON): ``spawn`` {id} with the ``WorkerSpec`` as its raw bytes and the worker's socket
-attached.
-Messages out: ``ready``; ``spawned`` {id, pid} or ``spawn_failed`` {id, message};
-``exit`` {worker, pid, status, signal, oom} + log tail; ``limits`` {mode}.
+attached; ``ping`` (the server's watchdog).
+Messages out: ``ready`` {limits, pid}; ``spawned`` {id, pid} or ``spawn_failed`` {id, message};
+``exit`` {worker, pid, status, signal, oom} + log tail; ``pong``.
 """
 
 from __future__ import annotations
@@ -38,6 +46,8 @@ from faas.executor.cgroups import CgroupLimits
 
 PR_SET_PDEATHSIG = 1
 RSS_POLL_SECONDS = 0.02
+# Packages of the platform: loaded to run the zygote, then made unimportable for functions.
+PLATFORM_PACKAGES = frozenset({"faas", "gateway", "scheduler"})
 
 
 def _set_pdeathsig() -> None:
@@ -198,8 +208,11 @@ class Zygote:
             return False
         self.fds.extend(fds)
         for message, raw in self.reader.feed(data):
-            if message.get("op") == "spawn":
+            op = message.get("op")
+            if op == "spawn":
                 self.spawn(message, WorkerSpec.from_json(raw), self.fds.pop(0))
+            elif op == "ping":
+                self.send({"op": "pong"})
         return True
 
     def spawn(self, message: dict[str, Any], spec: WorkerSpec, fd: int) -> None:
@@ -245,7 +258,8 @@ class Zygote:
             os.environ.clear()
             os.environ.update(spec.environ())
             log_fd = os.open(os.path.join(spec.dir, "output.log"), os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-            os.chdir(spec.functions_dir)
+            if spec.code_paths:
+                os.chdir(spec.code_paths[0])
             uid = spec.uid
             if uid is not None:
                 gid = uid if spec.gid is None else spec.gid
@@ -363,9 +377,40 @@ def _apply_rlimits(spec: WorkerSpec) -> None:
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
 
+def enter_world(root: str, paths: list[str]) -> None:
+    """Leave the platform behind: ``sys.path`` = ``paths`` + the standard library, without ``root``,
+    and no platform package in ``sys.modules`` (their code keeps running through its globals)."""
+    sys.path[:] = [*paths, *(p for p in sys.path if p != root and p not in paths)]
+    sys.path_importer_cache.pop(root, None)
+    for name in list(sys.modules):
+        if name.partition(".")[0] in PLATFORM_PACKAGES:
+            del sys.modules[name]
+    sys.argv[1:] = []  # the platform's paths and settings are nobody's business
+    importlib.invalidate_caches()
+    # ``-S`` skipped site.py; its builtins (exit, quit, help, copyright) are there on Lambda.
+    import site
+
+    site.setquit()
+    site.setcopyright()
+    site.sethelper()
+
+
+def preload(names: list[str], label: str) -> None:
+    """Import the environment's ``preload`` modules; one it cannot import is skipped and logged."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            print(f"faas zygote ({label}): preload of {name!r} skipped: {exc}", file=sys.stderr)
+        except Exception as exc:  # a bad preload must not stop the platform
+            print(f"faas zygote ({label}): preload of {name!r} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
 def main() -> None:
-    fd = int(sys.argv[1])
-    preload = [m for m in sys.argv[2].split(",") if m] if len(sys.argv) > 2 else []
+    """Run by the bootstrap: ``argv`` = ROOT FD SETTINGS (JSON: environment, paths, preload)."""
+    root, fd, raw = sys.argv[1:4]
+    settings = json.loads(raw)
+    label = f"environment {settings['environment']}"
     _set_pdeathsig()
     try:
         # The zygote sits in the next worker's cgroup until that worker is forked: a worker that
@@ -374,13 +419,10 @@ def main() -> None:
             f.write("-1000")
     except OSError:
         pass
-    control = socket.socket(fileno=fd)
+    control = socket.socket(fileno=int(fd))
     control.setblocking(True)
-    for name in preload:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # a bad preload must not stop the platform
-            print(f"faas zygote: preload of {name!r} failed: {exc}", file=sys.stderr)
+    enter_world(root, list(settings["paths"]))
+    preload(list(settings["preload"]), label)
     gc.collect()
     gc.freeze()
     try:
@@ -388,7 +430,3 @@ def main() -> None:
     except OSError as exc:
         if exc.errno not in (errno.EPIPE, errno.ECONNRESET):
             raise
-
-
-if __name__ == "__main__":
-    main()

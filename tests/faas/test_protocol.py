@@ -18,7 +18,7 @@ def spec(tmp_path: Path, **changes: object) -> WorkerSpec:
     fields: dict[str, object] = {
         "worker_id": "w1", "function": "hello", "handler": "hello.handler", "memory_mb": 256,
         "env": {"AWS_REGION": "eu-west-1", "GREETING": "hi"}, "dir": str(tmp_path / "w1"),
-        "functions_dir": str(tmp_path), "log_stream": "2026/01/01/[$LATEST]w1", "log_cap": 4096,
+        "code_paths": (str(tmp_path),), "log_stream": "2026/01/01/[$LATEST]w1", "log_cap": 4096,
         "max_processes": 8, "max_open_files": 64, "max_file_bytes": 1 << 20,
     }
     fields.update(changes)
