@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+WHEELHOUSE := $(VENV)/wheelhouse
+EXAMPLE_REQUIREMENTS := $(wildcard functions/*/requirements.txt)
 
 .PHONY: serve test install dev bench soak clean
 
@@ -13,8 +15,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+$(VENV)/.dev-installed: pyproject.toml $(EXAMPLE_REQUIREMENTS) | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# The examples' dependencies as wheels, so the tests build their environments offline.
+	$(BIN)/pip download --quiet --only-binary=:all: -d $(WHEELHOUSE) $(addprefix -r ,$(EXAMPLE_REQUIREMENTS))
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed

@@ -18,7 +18,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("examples")
     shutil.copytree(ROOT / "functions", root / "functions", ignore=shutil.ignore_patterns("__pycache__"))
     config = (ROOT / "config.toml").read_text().split("[executor]", 1)[1]
-    srv = start_server(root, {}, "[executor]" + config)
+    # The examples' dependencies come from the wheels `make test` downloaded: no index at test time.
+    offline = f'[executor]\nfind_links = ["{ROOT / ".venv" / "wheelhouse"}"]\noffline = true\n'
+    srv = start_server(root, {}, offline + config)
+    srv.wait_environments()
     yield srv
     srv.stop()
 
