@@ -18,6 +18,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 
 from faas.admin_key import load_admin_key
 from faas.asyncq import AsyncQueue
+from faas.buckets import BUCKETS_DIR
 from faas.builder import BuildState, EnvironmentBuilder
 from faas.config import Config
 from faas.exceptions import ConfigError, EnvironmentNotReady
@@ -90,7 +91,12 @@ class Runtime:
         data_dir = config.server.data_dir
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
-            os.chmod(data_dir, 0o700)
+            # Others may pass through but not list it: workers running as another user (executor.user)
+            # reach runtime/, envs/ and packages/ (0755, nothing secret); every secret in it is 0600.
+            os.chmod(data_dir, 0o711)
+            buckets = data_dir / BUCKETS_DIR  # objects are the server's: only it reads and writes them
+            buckets.mkdir(exist_ok=True)
+            os.chmod(buckets, 0o700)
         except OSError as exc:
             raise ConfigError(f"server.data_dir = \"{data_dir}\": cannot be used as a folder: {exc.strerror}") from exc
         self.admin_key = load_admin_key(data_dir, self.environ) or ""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -31,6 +32,9 @@ async def connect(path: Path) -> aiosqlite.Connection:
     db: aiosqlite.Connection | None = None
     try:
         db = await aiosqlite.connect(path, isolation_level=None)
+        # Private: the data folder can be passed through by workers' users (runtime, environments),
+        # and SQLite gives the -wal and -shm files the mode of the database file.
+        os.chmod(path, 0o600)
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=NORMAL")
         await db.execute("PRAGMA busy_timeout=5000")

@@ -23,6 +23,11 @@ FUNCTIONS = {
                 return "read"
             except OSError as exc:
                 return type(exc).__name__
+        def try_list(path):
+            try:
+                return sorted(os.listdir(path))
+            except OSError as exc:
+                return type(exc).__name__
         def handler(event, context):
             data = event["data_dir"]
             try:
@@ -33,9 +38,17 @@ FUNCTIONS = {
             tmp = os.path.join(os.environ["TMPDIR"], "scratch")
             with open(tmp, "w") as f:
                 f.write("mine")
+            try:
+                import boto3  # the runtime's, reachable by the workers' user
+                runtime_boto3 = boto3.__version__ + " " + str(try_list(os.path.dirname(boto3.__file__)))
+            except ImportError as exc:
+                runtime_boto3 = repr(exc)
             return {
                 "uid": os.getuid(),
+                "boto3": runtime_boto3,
+                "listing": try_list(data),
                 "db": try_read(os.path.join(data, "faas.db")),
+                "db_wal": try_read(os.path.join(data, "faas.db-wal")),
                 "admin_key": try_read(os.path.join(data, "admin.key")),
                 "master_key": try_read(os.path.join(data, "master.key")),
                 "server_environ": try_read(f"/proc/{event['server_pid']}/environ"),
@@ -69,6 +82,9 @@ CONFIG = """
 [executor]
 user = "nobody"
 max_processes = 20
+# boto3 comes from the runtime folder under data_dir; preloaded because on a machine whose Python
+# lives under /root (pyenv), the standard library it imports is out of nobody's reach
+preload = ["boto3"]
 
 [functions.probe]
 handler = "probe.handler"
@@ -101,7 +117,16 @@ def test_worker_runs_as_the_configured_user_and_cannot_read_server_data(server: 
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["uid"] == 65534
-    assert body["db"] == body["admin_key"] == body["master_key"] == "PermissionError"
+    # what exists cannot be read (SQLite gives -wal the db's mode; admin.key is absent when the key
+    # comes from FAAS_ADMIN_KEY, as here)
+    for key, name in (("db", "faas.db"), ("db_wal", "faas.db-wal"), ("admin_key", "admin.key"), ("master_key", "master.key")):
+        assert body[key] == ("PermissionError" if (server.data_dir / name).exists() else "FileNotFoundError"), (key, body)
+    assert body["db"] == body["master_key"] == "PermissionError"
+    for name in ("faas.db", "faas.db-wal", "faas.db-shm", "admin.key", "master.key"):
+        if (server.data_dir / name).exists():
+            assert (server.data_dir / name).stat().st_mode & 0o077 == 0, name
+    assert body["listing"] == "PermissionError"  # data_dir can be passed through, not listed
+    assert body["boto3"][0].isdigit() and "session.py" in body["boto3"], body["boto3"]  # its folder is readable
     assert body["server_environ"] == "PermissionError"
     assert body["signal_server"] == "PermissionError"
 
