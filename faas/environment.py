@@ -104,8 +104,12 @@ class Environment:
 
     @classmethod
     def of(cls, deps: DependencySet | None, deps_dir: Path | None, layer_paths: tuple[Path, ...]) -> Environment:
-        digest = hashlib.sha256(repr((deps.key if deps else None, [str(p) for p in layer_paths])).encode())
-        return cls(key=digest.hexdigest()[:16], deps=deps, deps_dir=deps_dir, layer_paths=layer_paths)
+        if deps is not None and not layer_paths:
+            key = deps.key  # the common case reads the same in `faas status` and the build log
+        else:
+            digest = hashlib.sha256(repr((deps.key if deps else None, [str(p) for p in layer_paths])).encode())
+            key = digest.hexdigest()[:16]
+        return cls(key=key, deps=deps, deps_dir=deps_dir, layer_paths=layer_paths)
 
 
 def read_requirements(path: Path, index: IndexSettings) -> DependencySet:
