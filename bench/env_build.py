@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from bench.report import Row, median, text_table, times, verdict
+from bench.wheels import build_wheel, uv_cache
 from faas.builder import EnvironmentBuilder
 from faas.environment import DependencySet, IndexSettings, read_requirements
 
@@ -37,20 +38,13 @@ def run(*, rounds: int) -> list[Row]:
         wheelhouse, real = _wheelhouse(tmp / "wheels", requirements)
         index = IndexSettings(find_links=(str(wheelhouse),), offline=True)
         deps = read_requirements(requirements, index)
-        saved = os.environ.get("UV_CACHE_DIR")
-        os.environ["UV_CACHE_DIR"] = str(tmp / "uv-cache")
-        try:
+        faas_s: list[float] = []
+        pip_s: list[float] = []
+        with uv_cache(tmp / "uv-cache"):
             asyncio.run(_build(tmp / "warm-up", deps, index))
-            faas_s: list[float] = []
-            pip_s: list[float] = []
             for i in range(rounds):
                 faas_s.append(asyncio.run(_build(tmp / f"data-{i}", deps, index)))
                 pip_s.append(_pip(tmp / f"pip-{i}", wheelhouse, requirements))
-        finally:
-            if saved is None:
-                os.environ.pop("UV_CACHE_DIR", None)
-            else:
-                os.environ["UV_CACHE_DIR"] = saved
     faas_p50, pip_p50 = median(faas_s), median(pip_s)
     what = "requests and its 4 dependencies" if real else "5 generated wheels (no network for the real set)"
     print(f"  environment build: {faas_p50:.2f} s p50 (uv, warm cache); pip --target {pip_p50:.2f} s", flush=True)
@@ -96,8 +90,6 @@ def _wheelhouse(folder: Path, requirements: Path) -> tuple[Path, bool]:
     if fetched.returncode == 0:
         return folder, True
     print(f"  pip download failed, using generated wheels: {fetched.stderr.strip()[-300:]}", flush=True)
-    from tests.wheels import build_wheel
-
     names = ["pkg_a", "pkg_b", "pkg_c", "pkg_d", "pkg_e"]
     for n, name in enumerate(names):
         # ~40 modules of ~6 KB each, ~250 KB a package: the real set unpacks to about 1.5 MB.

@@ -22,12 +22,12 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench import cold_start, env_build, metering, scale, schedules, throughput, timeouts
+from bench import cold_start, env_build, env_cold_start, metering, scale, schedules, throughput, timeouts, zygote_memory
 from bench.loadgen import ensure_wrk
 from bench.report import CpuShare, Row, Verdict, machine, markdown_table, text_table
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("1", "2", "3", "4", "5", "6", "7", "8")
+SECTIONS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10")
 NOISY_CORES = 0.25  # other processes using more than this (of 2 cores) make a run noisy
 
 T = TypeVar("T")
@@ -141,6 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     if "8" in only:
         _section(rows, notes, "8", "environment build: 5 packages, warm uv cache",
                  lambda: env_build.run(rounds=2 if q else 5))
+    if "9" in only:
+        _section(rows, notes, "9", "cold start: own environment vs shared environment",
+                 lambda: _async(env_cold_start.run(samples=8 if q else 30)))
+    if "10" in only:
+        _section(rows, notes, "10", "idle memory of each extra zygote (USS)",
+                 lambda: _async(zygote_memory.run(count=2 if q else 4)))
 
     elapsed = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
     others = share.others_cores()

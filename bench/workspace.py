@@ -86,8 +86,9 @@ class Workspace:
         functions: Mapping[str, Mapping[str, Any]],
         routes: Sequence[Mapping[str, str]] = (),
         executor: Mapping[str, Any] | None = None,
+        layers: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Path:
-        """Write ``config.toml`` for these functions and routes; returns its path."""
+        """Write ``config.toml`` for these functions, routes and layers; returns its path."""
         lines = [
             "[server]",
             'host = "127.0.0.1"',
@@ -97,6 +98,9 @@ class Workspace:
             "[executor]",
         ]
         lines += [f"{k} = {_toml_value(v)}" for k, v in (executor or {}).items()]
+        for name, settings in (layers or {}).items():
+            lines += ["", f"[layers.{name}]"]
+            lines += [f"{k} = {_toml_value(v)}" for k, v in settings.items()]
         for name, settings in functions.items():
             lines += ["", f"[functions.{name}]"]
             lines += [f"{k} = {_toml_value(v)}" for k, v in settings.items()]
