@@ -265,3 +265,15 @@ def test_environment_build_logs_say_what_is_built(serve: Callable[..., Server], 
         time.sleep(0.1)
         log = srv.log()
     assert json.dumps(functions_json(srv)["lib"]["state"]) == '"ready"'
+
+
+def test_dependencies_vendored_into_a_package_folder_import_the_lambda_way(
+    serve: Callable[..., Server], tmp_path: Path
+) -> None:
+    # `pip install -t functions/vend somepkg` puts somepkg/ beside the function's own modules
+    srv = serve(
+        {"vend/__init__.py": "", "vend/app.py": "import somepkg\n\ndef handler(event, context):\n    return somepkg.WHO\n",
+         "vend/somepkg/__init__.py": "WHO = 'vendored'\n"},
+        '[functions.vend]\nhandler = "vend.app.handler"\n',
+    )
+    assert call(srv, "vend") == "vendored"
