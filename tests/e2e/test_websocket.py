@@ -27,8 +27,9 @@ FUNCTIONS = {
         def record(event):
             ctx = event["requestContext"]
             path = os.path.join(os.environ["EVENTS_DIR"], f"{ctx['eventType']}-{ctx['connectionId']}.json")
-            with open(path, "w") as f:
+            with open(path + ".tmp", "w") as f:
                 json.dump(event, f)
+            os.replace(path + ".tmp", path)  # the test sees the whole event or none
         def on_connect(event, context):
             record(event)
             if (event.get("queryStringParameters") or {}).get("deny"):
