@@ -50,6 +50,8 @@ class Invocation:
     cold: bool
     status: Status
     error_type: str | None
+    trace_id: str | None = None  # the X-Amzn-Trace-Id Root ("1-5e1b4151-..."), shared along a call chain
+    http_status: int | None = None  # what an HTTP door answered for it, when that says more than status
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -25,7 +25,7 @@ __all__ = [
 
 INVOCATION_COLUMNS = (
     "request_id, function, version, trigger, caller, started_at, duration_ms, billed_ms, memory_mb, "
-    "max_memory_mb, init_ms, cold, status, error_type"
+    "max_memory_mb, init_ms, cold, status, error_type, trace_id, http_status"
 )
 
 
@@ -40,10 +40,11 @@ class SQLiteStore(Database):
         """Write one batch in a single transaction (all or nothing)."""
         async with self.transaction("metering write") as db:
             await db.executemany(
-                f"INSERT OR IGNORE INTO invocations ({INVOCATION_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT OR IGNORE INTO invocations ({INVOCATION_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (r.request_id, r.function, r.version, r.trigger, r.caller, r.started_at, r.duration_ms,
-                     r.billed_ms, r.memory_mb, r.max_memory_mb, r.init_ms, int(r.cold), r.status, r.error_type)
+                     r.billed_ms, r.memory_mb, r.max_memory_mb, r.init_ms, int(r.cold), r.status, r.error_type,
+                     r.trace_id, r.http_status)
                     for r in rows
                 ],
             )
@@ -108,8 +109,8 @@ def log_query(
 
 def rendered_log(r: Sequence[Any]) -> tuple[int, LogEntry]:
     """A row of ``log_query`` as (cursor, entry with the full Lambda-shaped text)."""
-    row = invocation_from_row(r[1:15])
-    body = r[15] or ""
+    row = invocation_from_row(r[1:17])
+    body = r[17] or ""
     # logs stored before metering_2 already hold the whole Lambda-shaped text
     text = body if body.startswith("START RequestId: ") else render(row, body)
     return int(r[0]), LogEntry(request_id=row.request_id, function=row.function, started_at=row.started_at, text=text)
@@ -139,5 +140,5 @@ def invocation_from_row(r: Sequence[Any]) -> Invocation:
     return Invocation(
         request_id=r[0], function=r[1], version=r[2], trigger=Trigger(r[3]), caller=r[4], started_at=r[5],
         duration_ms=r[6], billed_ms=r[7], memory_mb=r[8], max_memory_mb=r[9], init_ms=r[10],
-        cold=bool(r[11]), status=Status(r[12]), error_type=r[13],
+        cold=bool(r[11]), status=Status(r[12]), error_type=r[13], trace_id=r[14], http_status=r[15],
     )

@@ -66,6 +66,13 @@ MIGRATIONS: dict[str, str] = {
     );
     """,
     # --- usage rollups for bills (faas.store.rollups) ---------------------------------------------
+    # Each call's trace (X-Amzn-Trace-Id Root, `faas logs --trace`) and the HTTP status its client
+    # got when a door answered for it (a 502 for a malformed response while the call succeeded).
+    "metering_3": """
+    ALTER TABLE invocations ADD COLUMN trace_id TEXT;
+    ALTER TABLE invocations ADD COLUMN http_status INTEGER;
+    CREATE INDEX invocations_trace ON invocations (trace_id) WHERE trace_id IS NOT NULL;
+    """,
     # Named "usage_*", not "billing_*": migrations run in name order and these need "metering_1"'s
     # invocations table first.
     "usage_1": """
@@ -153,6 +160,10 @@ MIGRATIONS: dict[str, str] = {
     );
     CREATE INDEX schedule_runs_schedule ON schedule_runs (schedule, id);
     CREATE INDEX schedule_runs_status ON schedule_runs (status);
+    """,
+    # An event's trace header, so every try of it (and what it calls) shares one trace.
+    "async_2": """
+    ALTER TABLE async_queue ADD COLUMN trace_id TEXT;
     """,
     "buckets_1": """
     CREATE TABLE bucket_objects (
