@@ -3,7 +3,7 @@
 - A preflight (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``) on a path a route
   serves is answered here, 204 and the configured headers, without calling a function, unless an
   ``OPTIONS`` route (method ``OPTIONS``, not ``ANY``) takes the path: then its function answers, as on
-  AWS. A route with ``cors = false`` is left alone.
+  AWS, and its answer gets the same configured headers. A route with ``cors = false`` is left alone.
 - A route's responses (the function's, and the errors the gateway makes for the route: 413, 429,
   502...) get ``Access-Control-Allow-Origin`` (the request's origin echoed, or ``*`` when the origins
   are ``"*"``, which config allows only without credentials), ``Access-Control-Allow-Credentials``
@@ -68,10 +68,11 @@ class Cors:
             return [(ALLOW_ORIGIN, origin)]
         return None
 
-    def actual(self, request_headers: list[tuple[bytes, bytes]], headers: Headers) -> Headers:
-        """A route's response ``headers`` with CORS applied, for a request with ``request_headers``."""
+    def actual(self, scope: MutableMapping[str, Any], headers: Headers) -> Headers:
+        """A route's response ``headers`` with CORS applied, for the request in ``scope``. A preflight
+        an OPTIONS route's function answered gets the preflight headers, as the gateway's own answer."""
         origin = None
-        for name, value in request_headers:
+        for name, value in scope["headers"]:
             if name == b"origin":
                 origin = value
                 break
@@ -79,6 +80,10 @@ class Cors:
             headers.extend(self.vary)
             return headers
         kept = [h for h in headers if not h[0].startswith(b"access-control-")]
+        if scope["method"] == "OPTIONS":
+            preflight = _preflight_request(scope)
+            if preflight is not None:
+                return kept + self._preflight_headers(*preflight)
         allow = self.allowed(origin)
         if allow is not None:
             kept += allow
@@ -89,24 +94,20 @@ class Cors:
     def preflight(self, scope: MutableMapping[str, Any], table: RouteTable) -> tuple[int, Headers, bytes] | None:
         """The gateway's answer to a preflight (status, headers, body), or None when the request is
         not one, or a route's function is to get it (an OPTIONS route, a route with ``cors = false``)."""
-        origin = method = asked = None
-        for name, value in scope["headers"]:
-            if name == b"origin":
-                origin = value
-            elif name == b"access-control-request-method":
-                method = value
-            elif name == b"access-control-request-headers":
-                asked = value
-        if origin is None or method is None:
+        request = _preflight_request(scope)
+        if request is None:
             return None
         path: str = scope["path"]
         own = table.match("OPTIONS", path)
         if own is not None and own[0].config.method == "OPTIONS":
             return None
-        route = self._route(table, method.decode("latin-1"), path)
+        route = self._route(table, request[1].decode("latin-1"), path)
         if route is None or not route.config.cors:
             return None
         scope["faas.route"] = f"OPTIONS {route.config.path}"  # the HTTP metrics label (gateway/metrics.py)
+        return 204, self._preflight_headers(*request), b""
+
+    def _preflight_headers(self, origin: bytes, method: bytes, asked: bytes | None) -> Headers:
         headers: Headers = []
         allow = self.allowed(origin)
         if allow is not None:
@@ -119,7 +120,7 @@ class Cors:
             if allowed_headers:
                 headers.append((b"access-control-allow-headers", allowed_headers))
         headers += self.vary
-        return 204, headers, b""
+        return headers
 
     @staticmethod
     def _route(table: RouteTable, method: str, path: str) -> Route | None:
@@ -131,3 +132,18 @@ class Cors:
                 if matched is not None:
                     break
         return matched[0] if matched is not None else None
+
+
+def _preflight_request(scope: MutableMapping[str, Any]) -> tuple[bytes, bytes, bytes | None] | None:
+    """A preflight's ``Origin``, ``Access-Control-Request-Method`` and ``-Headers``; None if not one."""
+    origin = method = asked = None
+    for name, value in scope["headers"]:
+        if name == b"origin":
+            origin = value
+        elif name == b"access-control-request-method":
+            method = value
+        elif name == b"access-control-request-headers":
+            asked = value
+    if origin is None or method is None:
+        return None
+    return origin, method, asked

@@ -53,7 +53,7 @@ class HttpRoutes:
         scope["faas.route"] = route.route_key  # the HTTP metrics label (gateway/metrics.py)
         status, headers, body = await self._respond(scope, receive, route, params, rid)
         if self.cors is not None and route.config.cors:
-            headers = self.cors.actual(scope["headers"], headers)
+            headers = self.cors.actual(scope, headers)
         await send_response(send, status, headers, body)
 
     async def _respond(

@@ -168,10 +168,11 @@ def test_gateway_errors_for_a_route_carry_them(server: Server) -> None:
 
 
 def test_options_route_and_opt_out_get_the_preflight(server: Server) -> None:
-    # an OPTIONS route: its function answers the preflight (and gets the CORS headers added)
+    # an OPTIONS route: its function answers the preflight, with the configured preflight headers
     r = server.client.options("/own", headers=preflight(PAGE, "PUT"))
     assert r.status_code == 200 and r.json()["method"] == "OPTIONS"
     assert r.headers["access-control-allow-origin"] == PAGE
+    assert r.headers["access-control-allow-methods"] == "GET, POST, PUT" and r.headers["access-control-max-age"] == "600"
     server.wait_metered(r.headers["x-amzn-RequestId"])
     # cors = false: the ANY route's function gets the preflight, and its own headers go out untouched
     r = server.client.options("/private", headers=preflight(PAGE, "PUT"))

@@ -31,6 +31,10 @@ def preflight(cors: Cors, path: str, headers: dict[str, str]) -> tuple[int, list
     return cors.preflight(scope, TABLE)
 
 
+def request(*headers: tuple[bytes, bytes], method: str = "GET") -> dict[str, Any]:
+    return {"method": method, "path": "/items/1", "headers": list(headers)}
+
+
 def asking(origin: str = APP, method: str = "GET", **more: str) -> dict[str, str]:
     return {"origin": origin, "access-control-request-method": method, **more}
 
@@ -74,16 +78,16 @@ def test_wildcards() -> None:
         (b"access-control-allow-methods", b"PUT"),
         (b"access-control-allow-headers", b"content-type, x-custom"),
     ], b"")
-    actual = cors.actual([(b"origin", b"https://anyone.example")], [(b"content-type", b"text/plain")])
+    actual = cors.actual(request((b"origin", b"https://anyone.example")), [(b"content-type", b"text/plain")])
     assert actual == [(b"content-type", b"text/plain"), (b"access-control-allow-origin", b"*"),
                       (b"access-control-expose-headers", b"*")]
-    assert cors.actual([], [(b"content-type", b"text/plain")]) == [(b"content-type", b"text/plain")]  # no Vary: same answer for all
+    assert cors.actual(request(), [(b"content-type", b"text/plain")]) == [(b"content-type", b"text/plain")]  # no Vary: same answer for all
 
 
 def test_actual_response_headers() -> None:
     cors = Cors(LISTED)
     function_said = [(b"content-type", b"text/plain"), (b"access-control-allow-origin", b"*"), (b"x-request-id", b"1")]
-    assert cors.actual([(b"host", b"h"), (b"origin", APP.encode())], list(function_said)) == [
+    assert cors.actual(request((b"host", b"h"), (b"origin", APP.encode())), list(function_said)) == [
         (b"content-type", b"text/plain"), (b"x-request-id", b"1"),
         (b"access-control-allow-origin", APP.encode()),
         (b"access-control-allow-credentials", b"true"),
@@ -91,14 +95,32 @@ def test_actual_response_headers() -> None:
         (b"vary", b"Origin"),
     ]
     # an origin not allowed: the function's CORS headers are ignored, as API Gateway does
-    assert cors.actual([(b"origin", b"https://evil.example")], list(function_said)) == [
+    assert cors.actual(request((b"origin", b"https://evil.example")), list(function_said)) == [
         (b"content-type", b"text/plain"), (b"x-request-id", b"1"), (b"vary", b"Origin"),
     ]
     # no Origin: nothing to decide, only Vary for caches
-    assert cors.actual([], list(function_said)) == [*function_said, (b"vary", b"Origin")]
+    assert cors.actual(request(), list(function_said)) == [*function_said, (b"vary", b"Origin")]
 
 
 def test_empty_table_allows_nothing() -> None:
     cors = Cors(CorsConfig())
     assert preflight(cors, "/items/1", asking()) == (204, [(b"vary", b"Origin")], b"")
-    assert cors.actual([(b"origin", APP.encode())], []) == [(b"vary", b"Origin")]
+    assert cors.actual(request((b"origin", APP.encode())), []) == [(b"vary", b"Origin")]
+
+
+def test_an_options_functions_answer_gets_the_preflight_headers() -> None:
+    cors = Cors(LISTED)
+    said = [(b"access-control-allow-methods", b"DELETE"), (b"x-amzn-RequestId", b"r")]
+    asked = request((b"origin", APP.encode()), (b"access-control-request-method", b"PUT"), method="OPTIONS")
+    assert cors.actual(asked, list(said)) == [
+        (b"x-amzn-RequestId", b"r"),
+        (b"access-control-allow-origin", APP.encode()),
+        (b"access-control-allow-credentials", b"true"),
+        (b"access-control-max-age", b"300"),
+        (b"access-control-allow-methods", b"GET, POST"),
+        (b"access-control-allow-headers", b"authorization, x-api-key"),
+        (b"vary", b"Origin"),
+    ]
+    # a plain OPTIONS (no Access-Control-Request-Method) is an actual request
+    plain = cors.actual(request((b"origin", APP.encode()), method="OPTIONS"), [])
+    assert (b"access-control-expose-headers", b"x-request-id, date") in plain
