@@ -142,6 +142,11 @@ class GatewayApp:
                 return
             path: str = scope["path"]
             if not path.startswith(PLATFORM_PREFIXES) and "/@connections/" not in path:
+                if scope["method"] == "OPTIONS" and self.http.cors is not None:
+                    preflight = self.http.cors.preflight(scope, self.http.table)
+                    if preflight is not None:  # answered by the gateway: no function call
+                        await send_response(send, *preflight)
+                        return
                 matched = self.http.match(scope["method"], path)
                 if matched is not None:
                     await self.http.handle(scope, receive, send, matched[0], matched[1])  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ from faas.records import Status, Trigger
 from faas.runtime import Runtime
 from gateway.asgi import json_message, read_body, send_response
 from gateway.auth import REFUSALS, ROUTES, Caller, authorize
+from gateway.cors import Cors
 from gateway.errors import gateway_error_asgi
 from gateway.http_events import MalformedResponse, build_event, map_result
 from gateway.routes import Route, RouteTable
@@ -37,10 +38,12 @@ class HttpRoutes:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.table = RouteTable(runtime.config.routes)
+        self.cors = Cors(runtime.config.cors) if runtime.config.cors is not None else None
         runtime.registry.subscribe(self._on_change)
 
     def _on_change(self, config: Config, changed: set[str]) -> None:
         self.table = RouteTable(config.routes)
+        self.cors = Cors(config.cors) if config.cors is not None else None
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         return self.table.match(method, path)
@@ -49,6 +52,8 @@ class HttpRoutes:
         rid = new_request_id()
         scope["faas.route"] = route.route_key  # the HTTP metrics label (gateway/metrics.py)
         status, headers, body = await self._respond(scope, receive, route, params, rid)
+        if self.cors is not None and route.config.cors:
+            headers = self.cors.actual(scope, headers)
         await send_response(send, status, headers, body)
 
     async def _respond(

@@ -12,6 +12,7 @@ from faas.config.records import (
     BillingConfig,
     BucketConfig,
     Config,
+    CorsConfig,
     ExecutorConfig,
     FunctionConfig,
     LayerConfig,
@@ -24,6 +25,7 @@ from faas.config.records import (
 
 __all__ = [
     "Config",
+    "CorsConfig",
     "ServerConfig",
     "ExecutorConfig",
     "FunctionConfig",

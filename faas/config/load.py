@@ -30,11 +30,13 @@ from faas.config._table import (
     show,
     unique,
 )
+from faas.config._cors import cors_config
 from faas.config._files import layer, layer_refs, links, path_of
 from faas.config.records import (
     BillingConfig,
     BucketConfig,
     Config,
+    CorsConfig,
     ExecutorConfig,
     FunctionConfig,
     LayerConfig,
@@ -218,7 +220,7 @@ def _route(t: Table, functions: Mapping[str, FunctionConfig]) -> RouteConfig:
     _check_route_path(t.key("path"), path)
     route = RouteConfig(
         method=method, path=path, function=_function_ref(t, functions), auth=t.choice("auth", AUTH_MODES),
-        asynchronous=t.boolean("async", field_default(RouteConfig, "asynchronous")),
+        asynchronous=t.boolean("async", field_default(RouteConfig, "asynchronous")), cors=t.boolean("cors"),
     )
     t.done()
     return route
@@ -394,11 +396,12 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     billing = _billing(root.table("billing", BillingConfig))
     schedules = _schedules(root.take("schedules", []), functions)
     buckets = _buckets(root.take("buckets", []), functions)
+    cors = cors_config(root.table("cors", CorsConfig)) if "cors" in root.data else None
     root.done()
     return Config(
         path=path, server=server, executor=executor, functions=functions, routes=routes,
         usage_plans=usage_plans, websockets=websockets, billing=billing, schedules=schedules, buckets=buckets,
-        layers=layers,
+        layers=layers, cors=cors,
     )
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "BillingConfig",
     "BucketConfig",
     "Config",
+    "CorsConfig",
     "ExecutorConfig",
     "FunctionConfig",
     "LayerConfig",
@@ -107,10 +108,26 @@ class RouteConfig:
     function: str
     auth: str = "none"
     asynchronous: bool = False  # `async = true`: answer 202 once the event is queued
+    cors: bool = True  # `cors = false`: the [cors] table does not apply to this route
 
     @property
     def route_key(self) -> str:
         return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CorsConfig:
+    """The ``[cors]`` table: API Gateway HTTP API's ``CorsConfiguration``, for every route (gateway/cors.py).
+
+    Origins are ``scheme://host[:port]`` in lower case, or ``"*"``; ``"*"`` in ``allow_methods`` or
+    ``allow_headers`` answers a preflight with what it asks for."""
+
+    allow_origins: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ()
+    allow_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    max_age: int = 0  # seconds; 0 sends no Access-Control-Max-Age
+    allow_credentials: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -203,3 +220,4 @@ class Config:
     schedules: tuple[ScheduleConfig, ...] = ()
     buckets: tuple[BucketConfig, ...] = ()
     layers: Mapping[str, LayerConfig] = field(default_factory=dict)
+    cors: CorsConfig | None = None  # no [cors] table: no CORS headers at all

@@ -10,6 +10,7 @@ import pytest
 from faas.config import (
     BillingConfig,
     BucketConfig,
+    CorsConfig,
     ExecutorConfig,
     FunctionConfig,
     RouteConfig,
@@ -350,7 +351,7 @@ def test_every_default(tmp_path: Path) -> None:
         name="f", handler="f.handler", memory=128, timeout=3.0, concurrency=10, environment={}, description="",
         max_retries=2, retry_base_delay=60.0, max_event_age=21600.0,
     )}
-    assert config.routes == (RouteConfig(method="ANY", path="/x", function="f", auth="none", asynchronous=False),)
+    assert config.routes == (RouteConfig(method="ANY", path="/x", function="f", auth="none", asynchronous=False, cors=True),)
     assert config.usage_plans == {
         "p": UsagePlanConfig(name="p", rate=None, burst=None, quota=None, quota_period="month"),
         "r": UsagePlanConfig(name="r", rate=2.5, burst=3, quota=None, quota_period="month"),
@@ -411,3 +412,66 @@ def test_code_requirements_and_layers_exact_messages(tmp_path: Path) -> None:
     ok = load(tmp_path, layers + F + 'layers = ["l4", "l0", "l1", "l2", "l3"]\n')
     assert ok.functions["f"].layers == ("l4", "l0", "l1", "l2", "l3")
     assert ok.layers["l4"].path == tmp_path / "l4"
+
+
+C = F + '[[routes]]\npath = "/x"\nfunction = "f"\n[cors]\n'
+
+
+def test_cors_table(tmp_path: Path) -> None:
+    assert load(tmp_path, F).cors is None  # no [cors]: no CORS headers at all
+    assert load(tmp_path, C).cors == CorsConfig(
+        allow_origins=(), allow_methods=(), allow_headers=(), expose_headers=(), max_age=0, allow_credentials=False)
+    config = load(tmp_path, C + 'allow_origins = ["https://App.Example.com", "http://localhost:3000", "http://[::1]:8080"]\n'
+                  'allow_methods = ["get", "POST", "*"]\nallow_headers = ["Authorization", "*"]\n'
+                  'expose_headers = ["x-request-id"]\nmax_age = 300\nallow_credentials = true\n'
+                  '[[routes]]\npath = "/y"\nfunction = "f"\ncors = false\n')
+    assert config.cors == CorsConfig(
+        allow_origins=("https://app.example.com", "http://localhost:3000", "http://[::1]:8080"),
+        allow_methods=("GET", "POST", "*"), allow_headers=("Authorization", "*"), expose_headers=("x-request-id",),
+        max_age=300, allow_credentials=True,
+    )
+    assert [r.cors for r in config.routes] == [True, False]
+
+
+RULE = 'must be "*" or scheme://host[:port], like "https://app.example.com" or "http://localhost:3000"'
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('allow_origins = ["example.com"]\n', f'cors.allow_origins[0] = "example.com": no scheme; {RULE}'),
+        ('allow_origins = ["*", "https://a.com/"]\n',
+         f'cors.allow_origins[1] = "https://a.com/": a trailing "/" is not part of an origin; {RULE}'),
+        ('allow_origins = ["https://a.com/app"]\n',
+         f'cors.allow_origins[0] = "https://a.com/app": a path is not part of an origin; {RULE}'),
+        ('allow_origins = ["https://a.com?x=1"]\n',
+         f'cors.allow_origins[0] = "https://a.com?x=1": a query is not part of an origin; {RULE}'),
+        ('allow_origins = ["https://*.a.com"]\n', f'cors.allow_origins[0] = "https://*.a.com": not an origin; {RULE}'),
+        ('allow_origins = ["https://a.com:x"]\n', f'cors.allow_origins[0] = "https://a.com:x": not an origin; {RULE}'),
+        ('allow_origins = "*"\n', 'cors.allow_origins = "*": must be a list of strings'),
+        ('allow_origins = ["*"]\nallow_credentials = true\n',
+         'cors.allow_credentials = true: not allowed with "*" in cors.allow_origins '
+         "(browsers refuse credentials from a wildcard origin); list the origins instead"),
+        ('allow_methods = ["GET", "FETCH"]\n',
+         'cors.allow_methods[1] = "FETCH": must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, *'),
+        ('allow_headers = ["x api"]\n', 'cors.allow_headers[0] = "x api": must be a header name like "x-api-key", or "*"'),
+        ('expose_headers = ["a:b"]\n', 'cors.expose_headers[0] = "a:b": must be a header name like "x-api-key", or "*"'),
+        ('max_age = 86401\n', 'cors.max_age = 86401: must be an integer from 0 to 86400'),
+        ('max_age = -1\n', 'cors.max_age = -1: must be an integer from 0 to 86400'),
+        ('allow_credentials = "yes"\n', 'cors.allow_credentials = "yes": must be true or false'),
+        ('allow_origin = ["*"]\n', 'cors.allow_origin: unknown key'),
+    ],
+)
+def test_cors_exact_message(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, C + text)
+    assert str(info.value) == f"config.toml: {message}"
+
+
+def test_route_cors_opt_out_exact_message(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, R + '"/x"\ncors = "no"\n')
+    assert str(info.value) == 'config.toml: routes[0].cors = "no": must be true or false'
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, 'cors = 3\n')
+    assert str(info.value) == "config.toml: cors: must be a table, got 3"
