@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from websockets.sync.client import connect
 
-from tests.conftest import Server, start_server, wait_for
+from tests.conftest import ADMIN_KEY, Server, start_server, wait_for
 
 WHEELHOUSE = Path(__file__).parents[2] / ".venv" / "wheelhouse"
 REQUIREMENTS = (Path(__file__).parent / "requirements-trace.txt").read_text()
@@ -129,6 +130,21 @@ function = "chain"
 method = "GET"
 path = "/env"
 function = "env"
+
+[[schedules]]
+name = "tick"
+expression = "rate(1 second)"
+function = "env"
+
+[[buckets]]
+name = "box"
+function = "env"
+
+[[websockets]]
+path = "/ws"
+[websockets.routes]
+"$connect" = "env"
+"$default" = "env"
 """
     srv = start_server(root, FUNCTIONS, config)
     srv.wait_environments(180)
@@ -230,3 +246,22 @@ def test_xray_sdk_keeps_subsegments_and_powertools_logs_the_trace(server: Server
     line = next(json.loads(x) for x in log.splitlines() if x.startswith("{") and '"traced"' in x)
     assert line["xray_trace_id"] == ROOT
     assert "still initializing" not in log
+
+
+def test_schedules_buckets_and_websockets_have_traces(server: Server) -> None:
+    def traced(trigger: str) -> list[tuple[Any, ...]]:
+        return server.db_rows("SELECT trace_id FROM invocations WHERE trigger = ?", (trigger,))
+
+    # every schedule fire and bucket notification runs under a trace of its own
+    put = server.client.put("/buckets/box/a.txt", content=b"a", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    assert put.status_code in (200, 201), put.text
+    for trigger in ("schedule", "bucket"):
+        rows = wait_for(lambda: traced(trigger), 20, what=f"a {trigger} call")
+        assert all(re.fullmatch(r"1-[0-9a-f]{8}-[0-9a-f]{24}", r[0]) for r in rows), rows
+    # a WebSocket connection's handshake trace id: its $connect and every message run under that Root
+    root = "1-6a0f5133-57124090f3334e9f2f9bc726"
+    with connect(f"ws://127.0.0.1:{server.port}/ws", additional_headers={"X-Amzn-Trace-Id": f"Root={root}"}) as ws:
+        ws.send("one")
+        ws.send("two")
+        wait_for(lambda: len(rows_of(server, root)) >= 3, 10, what="the connection's calls")
+    assert {r[0] for r in rows_of(server, root)} == {"env"}
