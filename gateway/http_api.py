@@ -72,6 +72,7 @@ class HttpRoutes:
         authorizer = None
         if caller is not None and caller.key is not None:
             authorizer = {"lambda": {"apiKeyId": caller.key.id, "apiKeyName": caller.key.name}}
+        _trace_header_in(scope)  # after auth: a signature over the request's own headers still checks
         event = build_event(
             scope, body, route_key=route.route_key, path_params=params, request_id=rid, server=server,
             authorizer=authorizer,
@@ -113,10 +114,13 @@ class HttpRoutes:
 
 
 def _trace(scope: dict[str, Any]) -> Trace:
-    """The call's trace (under the request's X-Amzn-Trace-Id or traceparent, else new), kept in the
-    scope and put in the request's headers, so the event carries it as API Gateway's does."""
+    """The call's trace (under the request's X-Amzn-Trace-Id or traceparent, else new), kept in the scope."""
     trace = from_scope_headers(scope["headers"])
-    header = (b"x-amzn-trace-id", trace.header.encode("latin-1"))
-    scope["headers"] = [h for h in scope["headers"] if h[0] != b"x-amzn-trace-id"] + [header]
     scope["faas.trace"] = trace
     return trace
+
+
+def _trace_header_in(scope: dict[str, Any]) -> None:
+    """Put the call's trace in the request's headers, so the event carries it as API Gateway's does."""
+    header = (b"x-amzn-trace-id", scope["faas.trace"].header.encode("latin-1"))
+    scope["headers"] = [h for h in scope["headers"] if h[0] != b"x-amzn-trace-id"] + [header]
