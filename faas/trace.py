@@ -42,8 +42,9 @@ def new_segment() -> str:
 
 
 def mint() -> Trace:
-    """A new trace: a new Root (now + random) and a new segment."""
-    return Trace(new_root(), new_segment())
+    """A new trace: a new Root (now + random) and a new segment (one ``os.urandom`` for both)."""
+    h = os.urandom(20).hex()
+    return Trace(f"1-{int(time.time()):08x}-{h[:24]}", h[24:])
 
 
 def child(incoming: Trace) -> Trace:
