@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 WHEELHOUSE := $(VENV)/wheelhouse
 EXAMPLE_REQUIREMENTS := $(wildcard functions/*/requirements.txt)
+# What the tests' own functions need besides the examples' (installed offline from the wheelhouse).
+TEST_REQUIREMENTS := tests/e2e/requirements-trace.txt
 
 .PHONY: serve test install dev bench soak clean
 
@@ -15,10 +17,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(VENV)/.dev-installed: pyproject.toml $(EXAMPLE_REQUIREMENTS) | $(BIN)/python
+$(VENV)/.dev-installed: pyproject.toml $(EXAMPLE_REQUIREMENTS) $(TEST_REQUIREMENTS) | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	# The examples' dependencies as wheels, so the tests build their environments offline.
-	$(BIN)/pip download --quiet --only-binary=:all: -d $(WHEELHOUSE) $(addprefix -r ,$(EXAMPLE_REQUIREMENTS))
+	$(BIN)/pip download --quiet --only-binary=:all: -d $(WHEELHOUSE) $(addprefix -r ,$(EXAMPLE_REQUIREMENTS) $(TEST_REQUIREMENTS))
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed

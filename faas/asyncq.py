@@ -38,6 +38,7 @@ from faas.exceptions import (
 from faas.invoke import Invoker
 from faas.records import Trigger
 from faas.registry import Registry
+from faas import trace as tracing
 from faas.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -87,10 +88,11 @@ class AsyncQueue:
 
     def new_event(
         self, function: str, payload: bytes, *, trigger: Trigger, caller: str | None = None,
-        event_id: str | None = None, run_id: int | None = None, delay: float = 0.0,
+        event_id: str | None = None, run_id: int | None = None, delay: float = 0.0, trace: str | None = None,
     ) -> QueuedEvent:
         """Build an event for ``function``, checking it exists and the payload fits (no I/O). A
-        function whose environment is still building takes events: they run once it is built."""
+        function whose environment is still building takes events: they run once it is built.
+        ``trace`` is the X-Amzn-Trace-Id its tries run under (a new trace when None)."""
         self.registry.config_of(function)
         if len(payload) > ASYNC_PAYLOAD_LIMIT:
             raise PayloadTooLarge(len(payload), ASYNC_PAYLOAD_LIMIT)
@@ -98,14 +100,15 @@ class AsyncQueue:
         return QueuedEvent(
             id=event_id or str(uuid.uuid4()), function=function, trigger=trigger, caller=caller,
             payload=payload, enqueued_at=now, next_at=now + delay, run_id=run_id,
+            trace_id=trace or tracing.mint().header,
         )
 
     async def enqueue(
         self, function: str, payload: bytes, *, trigger: Trigger, caller: str | None = None,
-        event_id: str | None = None,
+        event_id: str | None = None, trace: str | None = None,
     ) -> str:
         """Queue one event durably and return its id. Raises FunctionNotFound or PayloadTooLarge."""
-        ev = self.new_event(function, payload, trigger=trigger, caller=caller, event_id=event_id)
+        ev = self.new_event(function, payload, trigger=trigger, caller=caller, event_id=event_id, trace=trace)
         await self.store.enqueue([ev])
         self.wake()
         return ev.id
@@ -198,9 +201,11 @@ class AsyncQueue:
                              ev.attempts)
             return
         rid = ev.request_ids[-1]
+        # Every try under the event's Root, each with a segment (Parent) of its own.
+        trace = tracing.for_call(ev.trace_id)
         try:
             result = await self.invoker.invoke(
-                ev.function, ev.payload, trigger=ev.trigger, caller=ev.caller, request_id=rid
+                ev.function, ev.payload, trigger=ev.trigger, caller=ev.caller, request_id=rid, trace=trace
             )
         except Throttled as exc:
             wait = self._backoff(ev)

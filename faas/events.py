@@ -68,6 +68,9 @@ class QueuedEvent:
     last_error_type: str | None = None
     last_error_message: str | None = None
     run_id: int | None = None  # schedule_runs.id when a schedule fired it
+    # The X-Amzn-Trace-Id the event came with (or was given when queued): every try runs under its
+    # Root, each with a new Parent.
+    trace_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

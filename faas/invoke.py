@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from faas import billing
+from faas import trace as tracing
 from faas.exceptions import Throttled
 from faas.executor.handle import RunResult
 from faas.executor.pool import WorkerPool
@@ -28,6 +29,7 @@ from faas.logs import iso_now, log_body, render, timeout_message
 from faas.metering import MeteringWriter
 from faas.records import Invocation, LogEntry, Status, Trigger
 from faas.registry import Function, Registry
+from faas.trace import Trace
 
 RESPONSE_LIMIT = 6 * 1024 * 1024  # Lambda's synchronous response cap
 
@@ -119,30 +121,38 @@ class Invoker:
         client_context: str | None = None,
         invoked_arn: str | None = None,
         request_id: str | None = None,
+        trace: Trace | None = None,
     ) -> InvokeResult:
-        """Run ``name`` with ``payload`` (JSON bytes). Raises FunctionNotFound or Throttled."""
+        """Run ``name`` with ``payload`` (JSON bytes) under ``trace`` (a new one if None: every call
+        has one; the worker sets it as ``_X_AMZN_TRACE_ID``). Raises FunctionNotFound or Throttled."""
         fn = self.registry.get(name)
         rid = request_id or new_request_id()
         arn = invoked_arn or fn.arn
+        if trace is None:
+            trace = tracing.mint()
         cc = f',"cc":{client_context}' if client_context else ""
-        meta = f'{{"id":"{rid}","arn":{json.dumps(arn)},"timeout":{int(fn.config.timeout * 1000)}{cc}}}'.encode()
+        header = json.dumps(trace.header) if trace.extra else f'"{trace.header}"'
+        meta = (
+            f'{{"id":"{rid}","arn":{json.dumps(arn)},"timeout":{int(fn.config.timeout * 1000)},"trace":{header}{cc}}}'
+        ).encode()
+        root = trace.root
         started = time.time()
         try:
             result, cold = await self.pool.run(fn, rid, meta, payload)
         except Throttled:
-            self._meter_throttled(fn, rid, trigger, caller, started)
+            self._meter_throttled(fn, rid, trigger, caller, started, root)
             raise
         except asyncio.CancelledError:
             # Our caller was cancelled mid-call (shutdown past its grace): the pool killed the
             # worker; the call is still metered and billed for the time it ran. (Cheaper than
             # shielding every call in a task of its own, which costs an event-loop turn per call.)
-            self._meter_cancelled(fn, rid, trigger, caller, started)
+            self._meter_cancelled(fn, rid, trigger, caller, started, root)
             raise
-        return self._finish(fn, rid, trigger, caller, started, result, cold)
+        return self._finish(fn, rid, trigger, caller, started, result, cold, root)
 
     def _finish(
         self, fn: Function, rid: str, trigger: Trigger, caller: str | None, started: float, result: RunResult,
-        cold: bool,
+        cold: bool, root: str,
     ) -> InvokeResult:
         status = result.status
         output = result.body
@@ -173,7 +183,7 @@ class Invoker:
             request_id=rid, function=fn.name, version=fn.version, trigger=trigger, caller=caller,
             started_at=started, duration_ms=duration, billed_ms=billed, memory_mb=memory,
             max_memory_mb=max_used, init_ms=result.init_ms, cold=cold, status=status,
-            error_type=error_type,
+            error_type=error_type, trace_id=root,
         )
         # Only output is stored; START/END/REPORT are rendered from the row when the log is read.
         entry = LogEntry(request_id=rid, function=fn.name, started_at=started, text=body_text) if body_text else None
@@ -184,21 +194,25 @@ class Invoker:
             duration_ms=duration, cold=cold,
         )
 
-    def _meter_cancelled(self, fn: Function, rid: str, trigger: Trigger, caller: str | None, started: float) -> None:
+    def _meter_cancelled(
+        self, fn: Function, rid: str, trigger: Trigger, caller: str | None, started: float, root: str
+    ) -> None:
         duration = (time.time() - started) * 1000.0
         billed = billing.billed_ms(duration, None, granularity_ms=self.granularity_ms, bill_init=self.bill_init)
         row = Invocation(
             request_id=rid, function=fn.name, version=fn.version, trigger=trigger, caller=caller,
             started_at=started, duration_ms=duration, billed_ms=billed, memory_mb=fn.config.memory, max_memory_mb=0,
-            init_ms=None, cold=False, status=Status.ERROR, error_type="Sandbox.Cancelled",
+            init_ms=None, cold=False, status=Status.ERROR, error_type="Sandbox.Cancelled", trace_id=root,
         )
         self._record(row, None)
 
-    def _meter_throttled(self, fn: Function, rid: str, trigger: Trigger, caller: str | None, started: float) -> None:
+    def _meter_throttled(
+        self, fn: Function, rid: str, trigger: Trigger, caller: str | None, started: float, root: str
+    ) -> None:
         row = Invocation(
             request_id=rid, function=fn.name, version=fn.version, trigger=trigger, caller=caller,
             started_at=started, duration_ms=0.0, billed_ms=0, memory_mb=fn.config.memory, max_memory_mb=0,
-            init_ms=None, cold=False, status=Status.THROTTLED, error_type="TooManyRequestsException",
+            init_ms=None, cold=False, status=Status.THROTTLED, error_type="TooManyRequestsException", trace_id=root,
         )
         self._record(row, None)
 

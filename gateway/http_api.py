@@ -17,6 +17,7 @@ from faas.exceptions import FaaSError, PayloadTooLarge, RequestTimeout, Throttle
 from faas.invoke import new_request_id
 from faas.records import Status, Trigger
 from faas.runtime import Runtime
+from faas.trace import Trace, from_scope_headers
 from gateway.asgi import json_message, read_body, send_response
 from gateway.auth import REFUSALS, ROUTES, Caller, authorize
 from gateway.cors import Cors
@@ -51,7 +52,9 @@ class HttpRoutes:
     async def handle(self, scope: dict[str, Any], receive: Receive, send: Send, route: Route, params: dict[str, str]) -> None:
         rid = new_request_id()
         scope["faas.route"] = route.route_key  # the HTTP metrics label (gateway/metrics.py)
+        trace = _trace(scope)
         status, headers, body = await self._respond(scope, receive, route, params, rid)
+        headers.append((b"X-Amzn-Trace-Id", trace.header.encode("latin-1")))
         if self.cors is not None and route.config.cors:
             headers = self.cors.actual(scope, headers)
         await send_response(send, status, headers, body)
@@ -74,16 +77,17 @@ class HttpRoutes:
         authorizer = None
         if caller is not None and caller.key is not None:
             authorizer = {"lambda": {"apiKeyId": caller.key.id, "apiKeyName": caller.key.name}}
+        _trace_header_in(scope)  # after auth: a signature over the request's own headers still checks
         event = build_event(
             scope, body, route_key=route.route_key, path_params=params, request_id=rid, server=server,
             authorizer=authorizer,
         )
         if route.config.asynchronous:
-            return await self._enqueue(route, json.dumps(event).encode(), rid)
+            return await self._enqueue(route, json.dumps(event).encode(), rid, scope["faas.trace"])
         try:
             result = await runtime.invoker.invoke(
                 route.config.function, json.dumps(event).encode(), trigger=Trigger.HTTP,
-                caller=caller.id if caller else None, request_id=rid,
+                caller=caller.id if caller else None, request_id=rid, trace=scope["faas.trace"],
             )
         except FaaSError as exc:
             if not isinstance(exc, Throttled):  # throttling is the caps working, not a failure
@@ -100,12 +104,28 @@ class HttpRoutes:
         headers.append((b"x-amzn-RequestId", rid.encode()))
         return status, headers, payload
 
-    async def _enqueue(self, route: Route, event: bytes, rid: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    async def _enqueue(
+        self, route: Route, event: bytes, rid: str, trace: Trace
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """``async = true``: 202 once the event is durably queued (the async queue runs it)."""
         try:
-            await self.runtime.asyncq.enqueue(route.config.function, event, trigger=Trigger.ASYNC, event_id=rid)
+            await self.runtime.asyncq.enqueue(route.config.function, event, trigger=Trigger.ASYNC, event_id=rid,
+                                              trace=trace.header)
         except FaaSError as exc:
             if not isinstance(exc, PayloadTooLarge):
                 log.error("route %s: %s", route.route_key, exc)
             return gateway_error_asgi(exc, rid)
         return json_message(202, "Accepted", rid)
+
+
+def _trace(scope: dict[str, Any]) -> Trace:
+    """The call's trace (under the request's X-Amzn-Trace-Id or traceparent, else new), kept in the scope."""
+    trace = from_scope_headers(scope["headers"])
+    scope["faas.trace"] = trace
+    return trace
+
+
+def _trace_header_in(scope: dict[str, Any]) -> None:
+    """Put the call's trace in the request's headers, so the event carries it as API Gateway's does."""
+    header = (b"x-amzn-trace-id", scope["faas.trace"].header.encode("latin-1"))
+    scope["headers"] = [h for h in scope["headers"] if h[0] != b"x-amzn-trace-id"] + [header]

@@ -15,6 +15,7 @@ from faas.invoke import new_request_id
 from faas.records import Trigger
 from faas.registry import arn
 from faas.runtime import Runtime
+from faas.trace import for_call
 from gateway.auth import INVOKE_API, REFUSALS, authorize
 from gateway.errors import aws_error, lambda_error
 
@@ -70,20 +71,23 @@ class InvokeApi:
             if invocation_type == "DryRun":
                 return Response(status_code=204, headers={"x-amzn-RequestId": rid})
             payload = _validate_json(payload)
+            # boto3 sends X-Amzn-Trace-Id when _X_AMZN_TRACE_ID is set (as in a function): a chain of
+            # calls shares its Root.
+            trace = for_call(request.headers.get("x-amzn-trace-id"), request.headers.get("traceparent"))
             if invocation_type == "Event":
                 # 202 once the event is durably queued; the async queue runs it (and retries).
                 await self.runtime.asyncq.enqueue(name, payload, trigger=Trigger.ASYNC, caller=caller.id,
-                                                  event_id=rid)
-                return Response(status_code=202, headers={"x-amzn-RequestId": rid})
+                                                  event_id=rid, trace=trace.header)
+                return Response(status_code=202, headers={"x-amzn-RequestId": rid, "X-Amzn-Trace-Id": trace.header})
             client_context = _client_context(request.headers.get("x-amz-client-context"))
             result = await self.runtime.invoker.invoke(
                 name, payload, trigger=Trigger.INVOKE, caller=caller.id, client_context=client_context,
-                invoked_arn=fn_arn if qualifier is None else f"{fn_arn}:{qualifier}", request_id=rid,
+                invoked_arn=fn_arn if qualifier is None else f"{fn_arn}:{qualifier}", request_id=rid, trace=trace,
             )
         except FaaSError as exc:
             return lambda_error(exc, rid)
         body = result.body
-        headers = {"x-amzn-RequestId": rid, "X-Amz-Executed-Version": "$LATEST"}
+        headers = {"x-amzn-RequestId": rid, "X-Amz-Executed-Version": "$LATEST", "X-Amzn-Trace-Id": trace.header}
         if not result.ok:
             headers["X-Amz-Function-Error"] = "Unhandled"
         if request.headers.get("x-amz-log-type", "None") == "Tail":

@@ -25,6 +25,7 @@ from faas.exceptions import FaaSError, Throttled
 from faas.invoke import InvokeResult, new_request_id
 from faas.records import Trigger
 from faas.runtime import Runtime
+from faas.trace import child, from_scope_headers
 from gateway.asgi import fold_headers
 from gateway.auth import REFUSALS, WEBSOCKETS, Caller, authorize
 
@@ -56,6 +57,9 @@ class Connection:
         self.multi_headers = dict(multi)
         self.user_agent = self.headers.get("user-agent", "")
         self.domain = self.headers.get("host", "")
+        # The connection's trace (under the handshake's X-Amzn-Trace-Id or traceparent, if any): its
+        # $connect, every message and its $disconnect run under this Root, each with its own Parent.
+        self.trace = from_scope_headers(scope["headers"])
         self.open = True
         self._lock = asyncio.Lock()
         self.tasks: set[asyncio.Task[None]] = set()
@@ -231,6 +235,7 @@ class WebSocketApi:
             return await self.runtime.invoker.invoke(
                 function, json.dumps(event).encode(), trigger=Trigger.WEBSOCKET,
                 caller=conn.caller.id if conn.caller else None, request_id=event["requestContext"]["requestId"],
+                trace=child(conn.trace),
             )
         except Throttled:
             return None

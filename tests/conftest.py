@@ -216,11 +216,12 @@ def log_result(response: httpx.Response) -> str:
 
 
 REQUEST_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+TRACE_ID = re.compile(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=[01]")
 
 
 def wire(server: Server, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b"") -> str:
     """The response exactly as it crossed the socket (status line, headers in their order and case,
-    body), with the Date header dropped and request ids shown as ``<rid>``: error responses are part
+    body), with the Date header dropped, request ids shown as ``<rid>`` and trace ids as ``<trace>``: error responses are part
     of the API, so tests pin them byte for byte."""
     head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nConnection: close\r\n"
     for name, value in (headers or {}).items():
@@ -251,4 +252,4 @@ def http(status: str, *headers: str, body: str = "", close: bool = True) -> str:
 
 def masked(text: str) -> str:
     lines = [line for line in text.split("\r\n") if not line.lower().startswith("date: ")]
-    return REQUEST_ID.sub("<rid>", "\r\n".join(lines))
+    return TRACE_ID.sub("<trace>", REQUEST_ID.sub("<rid>", "\r\n".join(lines)))

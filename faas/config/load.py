@@ -86,6 +86,7 @@ RESERVED_ENV = frozenset(
         "AWS_SESSION_TOKEN",
         "AWS_ENDPOINT_URL",
         "FAAS_BUCKETS_DIR",
+        "_X_AMZN_TRACE_ID",  # set by the worker for each call (faas/trace.py)
     }
 )
 

@@ -31,6 +31,9 @@ from faas.executor.worker_context import LambdaContext
 
 Handler = Callable[[Any, LambdaContext], Any]
 
+_TRACE_ENV = "_X_AMZN_TRACE_ID"  # the call's X-Amzn-Trace-Id, set for the duration of each call
+environ = os.environ
+
 
 class CappedOutput(io.TextIOBase):
     """A text stream over fd 1 that stops writing once a call has written ``cap`` bytes."""
@@ -269,6 +272,11 @@ class Worker:
             client_context=meta.get("cc"),
         )
         status = protocol.STATUS_OK
+        # The call's trace id, for this call only: the X-Ray SDK and boto3 read it from the environment.
+        trace = meta.get("trace")
+        saved_trace = environ.get(_TRACE_ENV)
+        if trace:
+            environ[_TRACE_ENV] = trace
         start = time.perf_counter()
         try:
             event = json.loads(event_raw) if event_raw else None
@@ -294,6 +302,11 @@ class Worker:
             print(f"[ERROR] {type(exc).__name__}: {exc}\nTraceback (most recent call last):\n{''.join(stack)}", end="")
             body = error_body(type(exc).__name__, str(exc), request_id, stack)
         duration_ms = (time.perf_counter() - start) * 1000.0
+        if trace:
+            if saved_trace is None:
+                environ.pop(_TRACE_ENV, None)
+            else:
+                environ[_TRACE_ENV] = saved_trace
         max_rss = max(
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
             resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,

@@ -77,22 +77,27 @@ class SQLiteStore(Database):
         function: str | None = None,
         since: float | None = None,
         request_id: str | None = None,
+        trace_id: str | None = None,
         after_id: int = 0,
         limit: int = 1000,
     ) -> list[tuple[int, LogEntry]]:
         """Calls' logs in the order they were metered, rendered the Lambda way. The cursor (first
-        item) is the invocation's rowid: pass the last one as ``after_id`` to follow new calls."""
-        sql, args = log_query(function=function, since=since, request_id=request_id, after_id=after_id)
+        item) is the invocation's rowid: pass the last one as ``after_id`` to follow new calls.
+        ``trace_id`` (a Root): the calls of one trace, across functions, in the order they started."""
+        sql, args = log_query(function=function, since=since, request_id=request_id, trace_id=trace_id,
+                              after_id=after_id)
         async with self.db.execute(sql + " LIMIT ?", (*args, limit)) as cur:
             rows = await cur.fetchall()
         return [rendered_log(r) for r in rows]
 
 
 def log_query(
-    *, function: str | None = None, since: float | None = None, request_id: str | None = None, after_id: int = 0
+    *, function: str | None = None, since: float | None = None, request_id: str | None = None,
+    trace_id: str | None = None, after_id: int = 0,
 ) -> tuple[str, list[Any]]:
     """SQL (and its arguments) for calls' logs: metering rows joined with their stored output.
-    Throttled calls never ran, so they have no log."""
+    Throttled calls never ran, so they have no log. With ``trace_id``, the calls of that trace (Root)
+    in the order they started (the cursor still only grows within one metering order)."""
     cols = ", ".join(f"i.{c.strip()}" for c in INVOCATION_COLUMNS.split(","))
     clauses, args = _conditions(function, since, "i.")
     clauses[:0] = ["i.rowid > ?", "i.status != 'throttled'"]
@@ -100,9 +105,14 @@ def log_query(
     if request_id is not None:
         clauses.append("i.request_id = ?")
         args.append(request_id)
+    order = "i.rowid"
+    if trace_id is not None:
+        clauses.append("i.trace_id = ?")
+        args.append(trace_id)
+        order = "i.started_at, i.rowid"
     sql = (
         f"SELECT i.rowid, {cols}, l.text FROM invocations i LEFT JOIN logs l ON l.request_id = i.request_id "
-        f"WHERE {' AND '.join(clauses)} ORDER BY i.rowid"
+        f"WHERE {' AND '.join(clauses)} ORDER BY {order}"
     )
     return sql, args
 

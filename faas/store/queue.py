@@ -24,7 +24,7 @@ __all__ = ["QueueStore", "insert_events"]
 
 _EVENT_COLUMNS = (
     "id, function, trigger, caller, payload, enqueued_at, next_at, state, attempts, starts, request_ids, "
-    "error_type, error_message, run_id"
+    "error_type, error_message, run_id, trace_id"
 )
 _DEAD_COLUMNS = (
     "id, event_id, function, trigger, caller, payload, enqueued_at, failed_at, attempts, reason, error_type, "
@@ -182,10 +182,11 @@ async def insert_events(db: aiosqlite.Connection, events: Sequence[QueuedEvent],
         return
     verb = "INSERT OR IGNORE" if or_ignore else "INSERT"
     await db.executemany(
-        f"{verb} INTO async_queue ({_EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        f"{verb} INTO async_queue ({_EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         [
             (e.id, e.function, e.trigger, e.caller, e.payload, e.enqueued_at, e.next_at, e.state.value, e.attempts,
-             e.starts, json.dumps(e.request_ids), e.last_error_type, e.last_error_message, e.run_id)
+             e.starts, json.dumps(e.request_ids), e.last_error_type, e.last_error_message, e.run_id,
+             e.trace_id)
             for e in events
         ],
     )
@@ -213,7 +214,7 @@ def _event(r: Sequence[Any]) -> QueuedEvent:
     return QueuedEvent(
         id=r[0], function=r[1], trigger=Trigger(r[2]), caller=r[3], payload=bytes(r[4]), enqueued_at=r[5], next_at=r[6],
         state=EventState(r[7]), attempts=r[8], starts=r[9], request_ids=tuple(json.loads(r[10])),
-        last_error_type=r[11], last_error_message=r[12], run_id=r[13],
+        last_error_type=r[11], last_error_message=r[12], run_id=r[13], trace_id=r[14],
     )
 
 

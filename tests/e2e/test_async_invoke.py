@@ -113,7 +113,8 @@ def test_bad_async_requests_are_refused_and_nothing_is_queued(servers: Callable[
     r = srv.client.post("/jobs", content=b"x" * (1024 * 1024))
     assert r.status_code == 413 and r.json() == {"message": "Request Too Long"}
     assert shown(r) == http("413 Request Entity Too Large", "content-type: application/json", "x-amzn-requestid: <rid>",
-                            "content-length: 31", body='{"message": "Request Too Long"}', close=False)
+                            "x-amzn-trace-id: <trace>", "content-length: 31", body='{"message": "Request Too Long"}',
+                            close=False)
     assert srv.db_rows("SELECT COUNT(*) FROM async_queue") == [(0,)]
     assert srv.db_rows("SELECT COUNT(*) FROM invocations") == [(0,)]
 

@@ -218,7 +218,7 @@ def test_error_responses_byte_for_byte(server: Server) -> None:
     def gateway(status: str, message: str, rid: bool = True) -> str:
         body = json.dumps({"message": message})
         return http(status, "content-type: application/json", *["x-amzn-requestid: <rid>"] * rid,
-                    f"content-length: {len(body)}", body=body)
+                    *["x-amzn-trace-id: <trace>"] * rid, f"content-length: {len(body)}", body=body)
 
     assert wire(server, "POST", "/items/1", body=b"x" * 1001) == gateway("413 Request Entity Too Large", "Request Too Long")
     assert wire(server, "GET", "/boom") == gateway("502 Bad Gateway", "Internal server error")
@@ -264,7 +264,8 @@ def test_throttled_is_429_and_metered_unbilled(server: Server) -> None:
     throttled = next(r for r in results if r.status_code == 429)
     assert throttled.json() == {"message": "Too Many Requests"}
     assert shown(throttled) == http("429 Too Many Requests", "content-type: application/json", "x-amzn-requestid: <rid>",
-                                    "retry-after: 1", "content-length: 32", body='{"message": "Too Many Requests"}',
+                                    "retry-after: 1", "x-amzn-trace-id: <trace>", "content-length: 32",
+                                    body='{"message": "Too Many Requests"}',
                                     close=False)
     row = server.wait_metered(throttled.headers["x-amzn-requestid"])
     assert row["status"] == "throttled" and row["billed_ms"] == 0

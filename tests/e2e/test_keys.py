@@ -354,8 +354,9 @@ def masked_signature(text: str) -> str:
 
 JSON = "content-type: application/json"
 RID = "x-amzn-requestid: <rid>"
+TRACE = "x-amzn-trace-id: <trace>"  # every route's answer carries the call's trace id
 MISMATCH = '{"Type": "User", "message": "The request signature we calculated does not match the signature you provided. ..."}'
-ROUTE_FORBIDDEN = http("403 Forbidden", JSON, RID, "content-length: 24", body='{"message": "Forbidden"}')
+ROUTE_FORBIDDEN = http("403 Forbidden", JSON, RID, TRACE, "content-length: 24", body='{"message": "Forbidden"}')
 LAMBDA_UNRECOGNIZED = http(
     "403 Forbidden", "x-amzn-errortype: UnrecognizedClientException", RID, "content-length: 85", JSON,
     body='{"Type": "User", "message": "The security token included in the request is invalid."}')
@@ -409,7 +410,7 @@ LIMIT_EXCEEDED = http("429 Too Many Requests", "x-amzn-errortype: LimitExceededE
                       "content-length: 48", JSON, body='{"Type": "User", "message": "Too Many Requests"}')
 
 DOOR_LIMITS = {
-    "route, stingy": http("429 Too Many Requests", JSON, RID, "retry-after: 100", "content-length: 32",
+    "route, stingy": http("429 Too Many Requests", JSON, RID, "retry-after: 100", TRACE, "content-length: 32",
                           body='{"message": "Too Many Requests"}'),
     "invoke, stingy": http(
         "429 Too Many Requests", "x-amzn-errortype: TooManyRequestsException", RID, "retry-after: 100",
@@ -419,7 +420,7 @@ DOOR_LIMITS = {
                            body='{"message": "Too Many Requests"}'),
     "connections, stingy": LIMIT_EXCEEDED,
     "websocket, stingy": WEBSOCKET_REFUSED,
-    "route, once": http("429 Too Many Requests", JSON, RID, "content-length: 29", body='{"message": "Limit Exceeded"}'),
+    "route, once": http("429 Too Many Requests", JSON, RID, TRACE, "content-length: 29", body='{"message": "Limit Exceeded"}'),
     "invoke, once": http(
         "429 Too Many Requests", "x-amzn-errortype: TooManyRequestsException", RID, "retry-after: 1",
         "content-length: 78", JSON,

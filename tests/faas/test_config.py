@@ -150,6 +150,8 @@ K = F + '[[buckets]]\nname = "ups"\n'
          'functions.f.environment.1X: not a valid environment variable name'),
         (F + '[functions.f.environment]\nTMPDIR = "/x"\n',
          'functions.f.environment.TMPDIR: reserved, the platform sets it'),
+        (F + '[functions.f.environment]\n_X_AMZN_TRACE_ID = "Root=1-5759e988-bd862e3fe1be46a994272793"\n',
+         'functions.f.environment._X_AMZN_TRACE_ID: reserved, the platform sets it'),
         (F + '[functions.f.environment]\nX = true\n', 'functions.f.environment.X = true: must be a string'),
         (F + 'description = 1\n', 'functions.f.description = 1: must be a string'),
         (F + 'max_retries = -1\n', 'functions.f.max_retries = -1: must be an integer from 0 to 2'),
