@@ -131,7 +131,8 @@ def test_slow_body_gets_408_and_others_are_served_meanwhile(server: Server) -> N
     assert result[0].startswith(b"HTTP/1.1 408")
     assert b'{"message": "Request Timeout"}' in result[0]
     assert masked(result[0].decode()) == http(
-        "408 Request Timeout", "content-type: application/json", "x-amzn-requestid: <rid>", "content-length: 30",
+        "408 Request Timeout", "content-type: application/json", "x-amzn-requestid: <rid>",
+        "x-amzn-trace-id: <trace>", "content-length: 30",
         body='{"message": "Request Timeout"}', close=False)
 
 
