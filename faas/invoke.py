@@ -157,8 +157,8 @@ class Invoker:
         cc = f',"cc":{client_context}' if client_context else ""
         started = time.time()
         # The deadline (epoch ms) counts from here, so the handler's remaining time does too.
-        deadline = int(started * 1000) + int(fn.config.timeout * 1000)
-        meta = f'{{"id":"{rid}","arn":{json.dumps(arn)},"deadline":{deadline}{cc}}}'.encode()
+        deadline = started * 1000 + fn.config.timeout * 1000
+        meta = f'{{"id":"{rid}","arn":{json.dumps(arn)},"deadline":{deadline:.3f}{cc}}}'.encode()
         try:
             result, cold = await self.pool.run(fn, rid, meta, payload)
         except Throttled:

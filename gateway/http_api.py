@@ -101,7 +101,7 @@ class HttpRoutes:
         if config.payload == "1.0":
             event = build_event_v1(
                 scope, body, rest=config.api == "rest", method=scope["method"], resource=config.path,
-                path_params=params, request_id=rid, server=server, stage_prefix=route.stage,
+                route_key=route.route_key, path_params=params, request_id=rid, server=server, stage_prefix=route.stage,
                 api_key_id=caller.key.id if caller is not None and caller.key is not None else None,
             )
             door = _door_v1

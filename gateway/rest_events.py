@@ -63,6 +63,7 @@ def build_event_v1(
     rest: bool,
     method: str,
     resource: str,
+    route_key: str,
     path_params: dict[str, str],
     request_id: str,
     server: ServerConfig,
@@ -140,7 +141,7 @@ def build_event_v1(
     event: dict[str, Any] = {}
     if not rest:
         event["version"] = "1.0"
-        context["routeKey"] = f"{method if resource else 'ANY'} {resource}"
+        context["routeKey"] = route_key
     event["resource"] = resource
     event["path"] = path
     event["httpMethod"] = method

@@ -203,7 +203,7 @@ class Worker:
         self.log_group = spec.log_group
         # The first call's deadline moves by the init time: its timeout (the gateway's kill timer)
         # starts once init is done, as Lambda's does, while the Invoker set the deadline before it.
-        self.init_grace_ms = 0
+        self.init_grace_ms = 0.0
 
     # --- output -------------------------------------------------------------------------------
 
@@ -234,7 +234,7 @@ class Worker:
             print(f"[ERROR] {exc.error_type}: {exc.message}", file=sys.stdout)
             error = error_body(exc.error_type, exc.message, None, exc.stack)
         init_ms = (time.perf_counter() - start) * 1000.0
-        self.init_grace_ms = int(init_ms)
+        self.init_grace_ms = init_ms
         self.sock.sendall(protocol.encode_ready(init_ms, ok, self._take_log(), error))
 
     def serve(self) -> None:
@@ -272,7 +272,7 @@ class Worker:
             deadline_ms=meta["deadline"] + self.init_grace_ms,
             client_context=meta.get("cc"),
         )
-        self.init_grace_ms = 0
+        self.init_grace_ms = 0.0
         status = protocol.STATUS_OK
         start = time.perf_counter()
         try:

@@ -51,7 +51,8 @@ def event_for(
             if not message.get("more_body"):
                 break
         event = build_event_v1(
-            dict(scope), body, rest=rest, method=scope["method"], resource=resource, path_params=path_params or {},
+            dict(scope), body, rest=rest, method=scope["method"], resource=resource,
+            route_key=f"GET {resource}", path_params=path_params or {},
             request_id="req-1", server=server, stage_prefix=stage_prefix, api_key_id=api_key_id,
         )
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
