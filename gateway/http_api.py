@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import Receive, Send
@@ -43,7 +44,10 @@ _MESSAGES = {502: "Internal server error", 504: "Endpoint request timed out", 42
 _THROTTLED = DoorAnswer(429)
 
 
-def _door(status: Status, output: bytes | None, mapper: Any) -> DoorAnswer:
+Mapper = Callable[[bytes], tuple[int, list[tuple[bytes, bytes]], bytes]]
+
+
+def _door(status: Status, output: bytes | None, mapper: Mapper) -> DoorAnswer:
     if status is Status.THROTTLED:
         return _THROTTLED
     failed = _FAILED.get(status)
