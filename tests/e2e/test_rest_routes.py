@@ -116,6 +116,12 @@ path = "/echo/{proxy+}"
 function = "echo"
 api = "rest"
 [[routes]]
+method = "GET"
+path = "/keyed"
+function = "echo"
+api = "rest"
+auth = "api_key"
+[[routes]]
 path = "/echo1/{id}"
 function = "echo"
 payload = "1.0"
@@ -194,6 +200,17 @@ def test_rest_event_validates_and_carries_the_stage(server: Server) -> None:
     assert event["queryStringParameters"] == {"x": "2"}
     assert event["body"] == '{"k": 1}' and event["isBase64Encoded"] is False
     assert event["headers"]["X-Forwarded-For"] == "127.0.0.1"
+
+
+def test_api_key_route_fills_identity(server: Server) -> None:
+    out = server.faas("keys", "create", "rest-user")
+    assert out.returncode == 0, out.stderr
+    key = json.loads(out.stdout)
+    assert server.client.get("/Prod/keyed").status_code == 403
+    r = server.client.get("/Prod/keyed", headers={"x-api-key": key["secret"]})
+    assert r.status_code == 200, r.text
+    identity = r.json()["requestContext"]["identity"]
+    assert identity["apiKey"] == key["secret"] and identity["apiKeyId"] == key["id"]
 
 
 def test_http_api_1_0_event_validates(server: Server) -> None:
