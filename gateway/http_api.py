@@ -32,27 +32,26 @@ from gateway.routes import Route, RouteTable
 
 log = logging.getLogger(__name__)
 
+# What a call that ended without a usable answer gets (the Invoker meters it with this status).
 _FAILED = {
-    Status.ERROR: (502, "Internal server error"),
-    Status.CRASHED: (502, "Internal server error"),
-    Status.OOM: (502, "Internal server error"),
-    Status.TIMEOUT: (504, "Endpoint request timed out"),
+    Status.ERROR: DoorAnswer(502),
+    Status.CRASHED: DoorAnswer(502),
+    Status.OOM: DoorAnswer(502),
+    Status.TIMEOUT: DoorAnswer(504),
+    Status.THROTTLED: DoorAnswer(429),  # the Invoker raises Throttled; gateway/errors.py answers it
 }
-
-
-_MESSAGES = {502: "Internal server error", 504: "Endpoint request timed out", 429: "Too Many Requests"}
-_THROTTLED = DoorAnswer(429)
-
+_MESSAGES = {502: "Internal server error", 504: "Endpoint request timed out"}
 
 Mapper = Callable[[bytes], tuple[int, list[tuple[bytes, bytes]], bytes]]
 
 
 def _door(status: Status, output: bytes | None, mapper: Mapper) -> DoorAnswer:
-    if status is Status.THROTTLED:
-        return _THROTTLED
+    """The client's answer to a call's end, by the route's payload format rules (``mapper``)."""
     failed = _FAILED.get(status)
-    if failed is not None or output is None:
-        return DoorAnswer(failed[0] if failed is not None else 502)
+    if failed is not None:
+        return failed
+    if output is None:
+        return _FAILED[Status.ERROR]
     try:
         response = mapper(output)
     except MalformedResponse as exc:
