@@ -19,6 +19,7 @@ import time
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from faas import billing
 from faas import trace as tracing
@@ -32,6 +33,22 @@ from faas.registry import Function, Registry
 from faas.trace import Trace
 
 RESPONSE_LIMIT = 6 * 1024 * 1024  # Lambda's synchronous response cap
+
+
+@dataclass(frozen=True, slots=True)
+class DoorAnswer:
+    """What an HTTP door made of a call's end: the status its client got, why it refused the
+    function's response if it did (added to the call's log, as API Gateway's execution log has it),
+    and the door's own mapped response, handed back as ``InvokeResult.answer``."""
+
+    http_status: int
+    rejected: str | None = None
+    response: Any = None
+
+
+# An HTTP door's mapping of a call's end (its status and the handler's answer, if any), run by the
+# Invoker before it meters the call, so the row and the log are written once, with the client's status.
+Door = Callable[[Status, bytes | None], DoorAnswer]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,6 +68,7 @@ class InvokeResult:
     stack_trace: tuple[str, ...] | None  # a failed init's
     duration_ms: float
     cold: bool
+    answer: DoorAnswer | None = None  # the door's, when the caller passed one
 
     @property
     def ok(self) -> bool:
@@ -85,6 +103,14 @@ def error_object(
             obj["requestId"] = request_id
             obj["stackTrace"] = list(stack_trace)
     return json.dumps(obj).encode()
+
+
+def rejected_lines(reason: str, http_status: int) -> str:
+    """The log lines of a response an HTTP door refused, worded as API Gateway's execution log."""
+    return (
+        f"Execution failed due to configuration error: Malformed Lambda proxy response: {reason}\n"
+        f"Method completed with status: {http_status}\n"
+    )
 
 
 def new_request_id() -> str:
@@ -122,9 +148,13 @@ class Invoker:
         invoked_arn: str | None = None,
         request_id: str | None = None,
         trace: Trace | None = None,
+        door: Door | None = None,
     ) -> InvokeResult:
         """Run ``name`` with ``payload`` (JSON bytes) under ``trace`` (a new one if None: every call
-        has one; the worker sets it as ``_X_AMZN_TRACE_ID``). Raises FunctionNotFound or Throttled."""
+        has one; the worker sets it as ``_X_AMZN_TRACE_ID``). Raises FunctionNotFound or Throttled.
+
+        ``door`` (an HTTP route's) maps the call's end to its client's answer before the call is
+        metered: the row gets ``http_status`` and the log the door's refusal, if any."""
         fn = self.registry.get(name)
         rid = request_id or new_request_id()
         arn = invoked_arn or fn.arn
@@ -132,15 +162,16 @@ class Invoker:
             trace = tracing.mint()
         cc = f',"cc":{client_context}' if client_context else ""
         header = json.dumps(trace.header) if trace.extra else f'"{trace.header}"'
-        meta = (
-            f'{{"id":"{rid}","arn":{json.dumps(arn)},"timeout":{int(fn.config.timeout * 1000)},"trace":{header}{cc}}}'
-        ).encode()
         root = trace.root
         started = time.time()
+        # The deadline (epoch ms) counts from here, so the handler's remaining time does too.
+        deadline = started * 1000 + fn.config.timeout * 1000
+        meta = f'{{"id":"{rid}","arn":{json.dumps(arn)},"deadline":{deadline:.3f},"trace":{header}{cc}}}'.encode()
         try:
             result, cold = await self.pool.run(fn, rid, meta, payload)
         except Throttled:
-            self._meter_throttled(fn, rid, trigger, caller, started, root)
+            answered = door(Status.THROTTLED, None).http_status if door is not None else None
+            self._meter_throttled(fn, rid, trigger, caller, started, root, answered)
             raise
         except asyncio.CancelledError:
             # Our caller was cancelled mid-call (shutdown past its grace): the pool killed the
@@ -148,11 +179,11 @@ class Invoker:
             # shielding every call in a task of its own, which costs an event-loop turn per call.)
             self._meter_cancelled(fn, rid, trigger, caller, started, root)
             raise
-        return self._finish(fn, rid, trigger, caller, started, result, cold, root)
+        return self._finish(fn, rid, trigger, caller, started, result, cold, root, door)
 
     def _finish(
         self, fn: Function, rid: str, trigger: Trigger, caller: str | None, started: float, result: RunResult,
-        cold: bool, root: str,
+        cold: bool, root: str, door: Door | None = None,
     ) -> InvokeResult:
         status = result.status
         output = result.body
@@ -179,11 +210,14 @@ class Invoker:
         memory = fn.config.memory
         max_used = memory if status is Status.OOM else math.ceil(result.max_memory_kib / 1024)
         body_text = log_body(result.log, logged, error_type, status)
+        answer = door(status, output) if door is not None else None
+        if answer is not None and answer.rejected is not None:
+            body_text += rejected_lines(answer.rejected, answer.http_status)
         row = Invocation(
             request_id=rid, function=fn.name, version=fn.version, trigger=trigger, caller=caller,
             started_at=started, duration_ms=duration, billed_ms=billed, memory_mb=memory,
             max_memory_mb=max_used, init_ms=result.init_ms, cold=cold, status=status,
-            error_type=error_type, trace_id=root,
+            error_type=error_type, trace_id=root, http_status=answer.http_status if answer is not None else None,
         )
         # Only output is stored; START/END/REPORT are rendered from the row when the log is read.
         entry = LogEntry(request_id=rid, function=fn.name, started_at=started, text=body_text) if body_text else None
@@ -191,7 +225,7 @@ class Invoker:
         return InvokeResult(
             request_id=rid, function=fn.name, status=status, output=output, row=row, log_body=body_text,
             error_type=error_type, error_message=error_message, stack_trace=result.stack_trace,
-            duration_ms=duration, cold=cold,
+            duration_ms=duration, cold=cold, answer=answer,
         )
 
     def _meter_cancelled(
@@ -207,12 +241,14 @@ class Invoker:
         self._record(row, None)
 
     def _meter_throttled(
-        self, fn: Function, rid: str, trigger: Trigger, caller: str | None, started: float, root: str
+        self, fn: Function, rid: str, trigger: Trigger, caller: str | None, started: float, root: str,
+        http_status: int | None,
     ) -> None:
         row = Invocation(
             request_id=rid, function=fn.name, version=fn.version, trigger=trigger, caller=caller,
             started_at=started, duration_ms=0.0, billed_ms=0, memory_mb=fn.config.memory, max_memory_mb=0,
             init_ms=None, cold=False, status=Status.THROTTLED, error_type="TooManyRequestsException", trace_id=root,
+            http_status=http_status,
         )
         self._record(row, None)
 

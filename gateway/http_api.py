@@ -1,4 +1,9 @@
-"""HTTP routes from ``[[routes]]``: API Gateway HTTP API (payload format 2.0) in front of functions.
+"""HTTP routes from ``[[routes]]``: API Gateway HTTP APIs (payload format 2.0 or 1.0) and REST APIs
+(``api = "rest"``, payload format 1.0) in front of functions.
+
+The route's door (``_door_v2`` / ``_door_v1``) maps the call's end to the client's answer inside the
+Invoker, before the call is metered: the row records the HTTP status, and a response the gateway
+refuses puts API Gateway's "Malformed Lambda proxy response" line in the call's log.
 
 Handled as pure ASGI: this is the hot path, so no Request/Response objects, one JSON encode of the
 event, and the result's JSON bytes passed through untouched when it is not a full response.
@@ -8,13 +13,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import Receive, Send
 
 from faas.config import Config
 from faas.exceptions import FaaSError, PayloadTooLarge, RequestTimeout, Throttled
-from faas.invoke import new_request_id
+from faas.invoke import DoorAnswer, new_request_id
 from faas.records import Status, Trigger
 from faas.runtime import Runtime
 from faas.trace import Trace, from_scope_headers
@@ -23,27 +29,55 @@ from gateway.auth import REFUSALS, ROUTES, Caller, authorize
 from gateway.cors import Cors
 from gateway.errors import gateway_error_asgi
 from gateway.http_events import MalformedResponse, build_event, map_result
+from gateway.rest_events import build_event_v1, map_result_v1
 from gateway.routes import Route, RouteTable
 
 log = logging.getLogger(__name__)
 
+# What a call that ended without a usable answer gets (the Invoker meters it with this status).
 _FAILED = {
-    Status.ERROR: (502, "Internal server error"),
-    Status.CRASHED: (502, "Internal server error"),
-    Status.OOM: (502, "Internal server error"),
-    Status.TIMEOUT: (504, "Endpoint request timed out"),
+    Status.ERROR: DoorAnswer(502),
+    Status.CRASHED: DoorAnswer(502),
+    Status.OOM: DoorAnswer(502),
+    Status.TIMEOUT: DoorAnswer(504),
+    Status.THROTTLED: DoorAnswer(429),  # the Invoker raises Throttled; gateway/errors.py answers it
 }
+_MESSAGES = {502: "Internal server error", 504: "Endpoint request timed out"}
+
+Mapper = Callable[[bytes], tuple[int, list[tuple[bytes, bytes]], bytes]]
+
+
+def _door(status: Status, output: bytes | None, mapper: Mapper) -> DoorAnswer:
+    """The client's answer to a call's end, by the route's payload format rules (``mapper``)."""
+    failed = _FAILED.get(status)
+    if failed is not None:
+        return failed
+    if output is None:
+        return _FAILED[Status.ERROR]
+    try:
+        response = mapper(output)
+    except MalformedResponse as exc:
+        return DoorAnswer(502, str(exc))
+    return DoorAnswer(response[0], None, response)
+
+
+def _door_v2(status: Status, output: bytes | None) -> DoorAnswer:
+    return _door(status, output, map_result)
+
+
+def _door_v1(status: Status, output: bytes | None) -> DoorAnswer:
+    return _door(status, output, map_result_v1)
 
 
 class HttpRoutes:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.table = RouteTable(runtime.config.routes)
+        self.table = RouteTable(runtime.config.routes, runtime.config.server.rest_stage)
         self.cors = Cors(runtime.config.cors) if runtime.config.cors is not None else None
         runtime.registry.subscribe(self._on_change)
 
     def _on_change(self, config: Config, changed: set[str]) -> None:
-        self.table = RouteTable(config.routes)
+        self.table = RouteTable(config.routes, config.server.rest_stage)
         self.cors = Cors(config.cors) if config.cors is not None else None
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
@@ -74,33 +108,42 @@ class HttpRoutes:
                 caller = await authorize(runtime, scope, ROUTES, body)
             except REFUSALS as exc:
                 return gateway_error_asgi(exc, rid)
-        authorizer = None
-        if caller is not None and caller.key is not None:
-            authorizer = {"lambda": {"apiKeyId": caller.key.id, "apiKeyName": caller.key.name}}
+        config = route.config
         _trace_header_in(scope)  # after auth: a signature over the request's own headers still checks
-        event = build_event(
-            scope, body, route_key=route.route_key, path_params=params, request_id=rid, server=server,
-            authorizer=authorizer,
-        )
-        if route.config.asynchronous:
+        if config.payload == "1.0":
+            event = build_event_v1(
+                scope, body, rest=config.api == "rest", method=scope["method"], resource=config.path,
+                route_key=route.route_key, path_params=params, request_id=rid, server=server, stage_prefix=route.stage,
+                api_key_id=caller.key.id if caller is not None and caller.key is not None else None,
+            )
+            door = _door_v1
+        else:
+            authorizer = None
+            if caller is not None and caller.key is not None:
+                authorizer = {"lambda": {"apiKeyId": caller.key.id, "apiKeyName": caller.key.name}}
+            event = build_event(
+                scope, body, route_key=route.route_key, path_params=params, request_id=rid, server=server,
+                authorizer=authorizer,
+            )
+            door = _door_v2
+        if config.asynchronous:
             return await self._enqueue(route, json.dumps(event).encode(), rid, scope["faas.trace"])
         try:
             result = await runtime.invoker.invoke(
-                route.config.function, json.dumps(event).encode(), trigger=Trigger.HTTP,
-                caller=caller.id if caller else None, request_id=rid, trace=scope["faas.trace"],
+                config.function, json.dumps(event).encode(), trigger=Trigger.HTTP,
+                caller=caller.id if caller else None, request_id=rid, trace=scope["faas.trace"], door=door,
             )
         except FaaSError as exc:
             if not isinstance(exc, Throttled):  # throttling is the caps working, not a failure
                 log.error("route %s: %s", route.route_key, exc)
             return gateway_error_asgi(exc, rid)
-        failed = _FAILED.get(result.status)
-        if failed is not None:
-            return json_message(failed[0], failed[1], rid)
-        try:
-            status, headers, payload = map_result(result.body)
-        except MalformedResponse as exc:
-            log.error("route %s, request %s: malformed function response: %s", route.route_key, rid, exc)
-            return json_message(502, "Internal server error", rid)
+        answer = result.answer
+        assert answer is not None
+        if answer.rejected is not None:
+            log.error("route %s, request %s: malformed function response: %s", route.route_key, rid, answer.rejected)
+        if answer.response is None:
+            return json_message(answer.http_status, _MESSAGES[answer.http_status], rid)
+        status, headers, payload = answer.response
         headers.append((b"x-amzn-RequestId", rid.encode()))
         return status, headers, payload
 

@@ -102,6 +102,8 @@ def build_openapi(routes: Iterable[BaseRoute], config: Config) -> dict[str, Any]
             _document(route, config, paths)
     for user in config.routes:
         path = ROUTE_PARAM.sub(r"{\1}", user.path)
+        # a REST route answers under its stage as well (gateway/routes.py)
+        served = [path] if user.api != "rest" else [path, (f"/{config.server.rest_stage}{path}").rstrip("/")]
         methods = ["get", "post", "put", "patch", "delete"] if user.method == "ANY" else [user.method.lower()]
         params = [param(m.group(1), "path") for m in ROUTE_PARAM.finditer(user.path)]
         for method in methods:
@@ -114,7 +116,8 @@ def build_openapi(routes: Iterable[BaseRoute], config: Config) -> dict[str, Any]
                 op["security"] = [{"apiKey": []}]
             if method in ("post", "put", "patch"):
                 op["requestBody"] = json_body({}, required=False)
-            paths.setdefault(path, {})[method] = op
+            for served_path in served:
+                paths.setdefault(served_path, {})[method] = op
     return {
         "openapi": "3.0.3",
         "info": {"title": "faas", "version": __version__},

@@ -1,4 +1,10 @@
-"""The table of HTTP routes from ``[[routes]]``, compiled for matching on every request."""
+"""The table of HTTP routes from ``[[routes]]``, compiled for matching on every request.
+
+A REST route (``api = "rest"``) is served twice: at its path, as ``sam local start-api`` serves it,
+and under its stage (``/Prod/items/42``), as API Gateway's invoke URL does. Both match the same
+resource; the ``Route`` matched under the stage has ``stage`` set, so the event's ``path`` can leave
+the stage out while ``requestContext.path`` keeps it, as API Gateway's do.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +20,14 @@ class Route:
     route_key: str
     pattern: re.Pattern[str] | None  # None for a path without parameters
     specificity: tuple[int, int, int]
+    stage: str | None = None  # "/Prod" when this is a REST route matched under its stage
 
 
-def _compile(route: RouteConfig) -> Route:
-    path = route.path
+def _compile(route: RouteConfig, stage: str | None = None) -> Route:
+    path = route.path if stage is None else stage + route.path.rstrip("/")
+    path = path or "/"
     if "{" not in path:
-        return Route(route, route.route_key, None, (0, 0, 0))
+        return Route(route, route.route_key, None, (0, 0, 0), stage)
     regex = ""
     pos = 0
     greedy = 0
@@ -37,19 +45,23 @@ def _compile(route: RouteConfig) -> Route:
     regex += re.escape(path[pos:])
     # More literal text wins, then fewer greedy parameters, as in API Gateway's "most specific" rule.
     literal = len(ROUTE_PARAM.sub("", path))
-    return Route(route, route.route_key, re.compile(f"^{regex}$"), (greedy, -literal, params))
+    return Route(route, route.route_key, re.compile(f"^{regex}$"), (greedy, -literal, params), stage)
 
 
 class RouteTable:
     """Exact paths are one dict look-up; parameterised ones are tried most specific first."""
 
-    def __init__(self, routes: tuple[RouteConfig, ...]) -> None:
+    def __init__(self, routes: tuple[RouteConfig, ...], rest_stage: str = "Prod") -> None:
         self._exact: dict[tuple[str, str], Route] = {}
         patterns: list[Route] = []
-        for config in routes:
-            route = _compile(config)
+        compiled = [_compile(config) for config in routes]
+        # The staged copies come second: a route configured at /Prod/... itself keeps its own path.
+        compiled += [_compile(config, "/" + rest_stage) for config in routes if config.api == "rest"]
+        for route in compiled:
+            config = route.config
             if route.pattern is None:
-                self._exact[(config.method, config.path)] = route
+                path = config.path if route.stage is None else (route.stage + config.path).rstrip("/") or "/"
+                self._exact.setdefault((config.method, path), route)
             else:
                 patterns.append(route)
         patterns.sort(key=lambda r: r.specificity)

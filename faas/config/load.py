@@ -57,6 +57,9 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ROUTE_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
 AUTH_MODES = ("none", "api_key")
+ROUTE_APIS = ("http", "rest")
+PAYLOAD_FORMATS = ("1.0", "2.0")
+REST_STAGE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 # Paths the platform itself serves; user routes may not shadow them.
 RESERVED_PREFIXES = ("/2015-03-31/", "/healthz", "/admin", "/metrics", "/openapi.json", "/buckets")
 QUOTA_PERIODS = ("day", "week", "month")
@@ -115,9 +118,12 @@ def _server(t: Table, base: Path) -> ServerConfig:
         account_id=t.string("account_id"),
         access_log=t.boolean("access_log"),
         metrics_auth=t.boolean("metrics_auth"),
+        rest_stage=t.string("rest_stage"),
     )
     if not re.fullmatch(r"\d{12}", server.account_id):
         raise ConfigError(f'server.account_id = "{server.account_id}": must be 12 digits')
+    if not REST_STAGE.match(server.rest_stage):
+        raise ConfigError(f'server.rest_stage = "{server.rest_stage}": must be 1-128 letters, digits, "-" or "_"')
     t.done()
     return server
 
@@ -219,9 +225,19 @@ def _route(t: Table, functions: Mapping[str, FunctionConfig]) -> RouteConfig:
         raise ConfigError(f'{t.key("method")} = "{method}": must be one of {", ".join(METHODS)}')
     path = t.string("path", required=True)
     _check_route_path(t.key("path"), path)
+    api = t.choice("api", ROUTE_APIS)
+    if api == "rest":
+        payload = t.string("payload", "1.0")
+        if payload != "1.0":
+            raise ConfigError(
+                f'{t.key("payload")} = {show(payload)}: a REST route (api = "rest") sends payload format "1.0" only'
+            )
+    else:
+        payload = t.choice("payload", PAYLOAD_FORMATS)
     route = RouteConfig(
         method=method, path=path, function=_function_ref(t, functions), auth=t.choice("auth", AUTH_MODES),
-        asynchronous=t.boolean("async", field_default(RouteConfig, "asynchronous")), cors=t.boolean("cors"),
+        asynchronous=t.boolean("async", field_default(RouteConfig, "asynchronous")), api=api, payload=payload,
+        cors=t.boolean("cors"),
     )
     t.done()
     return route
@@ -233,6 +249,9 @@ def _check_route_path(key: str, path: str) -> None:
     _check_not_reserved(key, path)
     segments = path.strip("/").split("/") if path != "/" else []
     seen: set[str] = set()
+    greedy = [s for s in segments if s.endswith("+}")]
+    if len(greedy) > 1:
+        raise ConfigError(f'{key} = "{path}": at most one greedy parameter ({", ".join(greedy)}), as the last segment')
     for i, segment in enumerate(segments):
         if "{" in segment or "}" in segment:
             m = ROUTE_PARAM.fullmatch(segment)

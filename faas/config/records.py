@@ -43,6 +43,8 @@ class ServerConfig:
     account_id: str = "000000000000"
     access_log: bool = False
     metrics_auth: bool = True
+    # The stage of REST routes (api = "rest"): served at /STAGE/path and at /path, in requestContext.
+    rest_stage: str = "Prod"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,6 +111,8 @@ class RouteConfig:
     auth: str = "none"
     asynchronous: bool = False  # `async = true`: answer 202 once the event is queued
     cors: bool = True  # `cors = false`: the [cors] table does not apply to this route
+    api: str = "http"  # "http": an HTTP API route; "rest": a REST API resource (payload 1.0 only)
+    payload: str = "2.0"  # the event format: "2.0" (HTTP APIs' default) or "1.0"; "rest" implies "1.0"
 
     @property
     def route_key(self) -> str:

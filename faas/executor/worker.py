@@ -204,6 +204,9 @@ class Worker:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.memory = str(spec.memory_mb)
         self.log_group = spec.log_group
+        # The first call's deadline moves by the init time: its timeout (the gateway's kill timer)
+        # starts once init is done, as Lambda's does, while the Invoker set the deadline before it.
+        self.init_grace_ms = 0.0
 
     # --- output -------------------------------------------------------------------------------
 
@@ -234,6 +237,7 @@ class Worker:
             print(f"[ERROR] {exc.error_type}: {exc.message}", file=sys.stdout)
             error = error_body(exc.error_type, exc.message, None, exc.stack)
         init_ms = (time.perf_counter() - start) * 1000.0
+        self.init_grace_ms = init_ms
         self.sock.sendall(protocol.encode_ready(init_ms, ok, self._take_log(), error))
 
     def serve(self) -> None:
@@ -268,9 +272,10 @@ class Worker:
             memory_limit_in_mb=self.memory,
             log_group_name=self.log_group,
             log_stream_name=spec.log_stream,
-            deadline_ms=int(time.time() * 1000) + meta["timeout"],
+            deadline_ms=meta["deadline"] + self.init_grace_ms,
             client_context=meta.get("cc"),
         )
+        self.init_grace_ms = 0.0
         status = protocol.STATUS_OK
         # The call's trace id, for this call only: the X-Ray SDK and boto3 read it from the environment.
         trace = meta.get("trace")

@@ -61,7 +61,7 @@ class LambdaContext:
         memory_limit_in_mb: str,
         log_group_name: str,
         log_stream_name: str,
-        deadline_ms: int,
+        deadline_ms: float,
         client_context: dict[str, Any] | None,
     ) -> None:
         self.aws_request_id = aws_request_id
@@ -76,7 +76,9 @@ class LambdaContext:
         self._deadline_ms = deadline_ms
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, self._deadline_ms - int(time.time() * 1000))
+        # The deadline is the gateway's (epoch ms, with a fraction): the time left, rounded down, is
+        # below the whole timeout as soon as the call has started, and never negative.
+        return max(0, int(self._deadline_ms - time.time() * 1000))
 
     def __repr__(self) -> str:
         return (

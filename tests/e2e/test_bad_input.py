@@ -16,12 +16,15 @@ from tests.conftest import ADMIN_KEY, Server, http, masked, start_server
 
 FUNCTIONS = {
     "echo.py": "def handler(event, context):\n    return {'path': event['rawPath'], 'params': event.get('pathParameters')}\n",
+    "rest_echo.py": "def handler(event, context):\n    return {'statusCode': 200, 'body': event['path']}\n",
 }
 CONFIG = """
 [usage_plans.open]
 
 [functions.echo]
 handler = "echo.handler"
+[functions.rest_echo]
+handler = "rest_echo.handler"
 
 [[routes]]
 method = "ANY"
@@ -32,6 +35,10 @@ method = "POST"
 path = "/private/{proxy+}"
 function = "echo"
 auth = "api_key"
+[[routes]]
+path = "/rest/{id}"
+function = "rest_echo"
+api = "rest"
 
 [[websockets]]
 path = "/ws"
@@ -86,7 +93,7 @@ def test_openapi_document_lists_platform_and_user_routes(server: Server) -> None
     assert doc["openapi"].startswith("3.")
     assert {"/healthz", "/2015-03-31/functions/{name}/invocations", "/admin/api/keys", "/items/{id}",
             "/private/{proxy}", "/ws/@connections/{connectionId}", "/buckets/drop/{key}",
-            "/admin/api/schedules/{name}/{action}", "/metrics"} <= set(doc["paths"])
+            "/admin/api/schedules/{name}/{action}", "/metrics", "/rest/{id}", "/Prod/rest/{id}"} <= set(doc["paths"])
 
 
 def test_fuzz_the_http_api_with_schemathesis(server: Server) -> None:

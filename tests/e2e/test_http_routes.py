@@ -227,6 +227,14 @@ def test_error_responses_byte_for_byte(server: Server) -> None:
     assert wire(server, "GET", "/nowhere") == gateway("404 Not Found", "Not Found", rid=False)
 
 
+def test_timeout_and_error_rows_record_the_http_status(server: Server) -> None:
+    boom = server.client.get("/boom")
+    assert server.wait_metered(boom.headers["x-amzn-requestid"])["http_status"] == 502
+    ok = server.client.get("/aio")
+    row = server.wait_metered(ok.headers["x-amzn-requestid"])
+    assert row["http_status"] == 200 and row["status"] == "success"
+
+
 def test_handler_error_is_502_and_details_stay_in_logs(server: Server) -> None:
     r = server.client.get("/boom")
     assert r.status_code == 502
@@ -268,7 +276,7 @@ def test_throttled_is_429_and_metered_unbilled(server: Server) -> None:
                                     body='{"message": "Too Many Requests"}',
                                     close=False)
     row = server.wait_metered(throttled.headers["x-amzn-requestid"])
-    assert row["status"] == "throttled" and row["billed_ms"] == 0
+    assert row["status"] == "throttled" and row["billed_ms"] == 0 and row["http_status"] == 429
 
 
 def test_async_handler(server: Server) -> None:

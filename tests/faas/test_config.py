@@ -180,6 +180,16 @@ K = F + '[[buckets]]\nname = "ups"\n'
         (R + '"/a/{1d}"\n', 'routes[0].path = "/a/{1d}": "{1d}" must be a whole segment like {id} or {proxy+}'),
         (R + '"/x"\nauth = "magic"\n', 'routes[0].auth = "magic": must be one of \'none\', \'api_key\''),
         (R + '"/x"\nasync = 1\n', 'routes[0].async = 1: must be true or false'),
+        (R + '"/x"\npayload = "3.0"\n', 'routes[0].payload = "3.0": must be one of \'1.0\', \'2.0\''),
+        (R + '"/x"\npayload = 1.0\n', 'routes[0].payload = 1.0: must be a string'),
+        (R + '"/x"\napi = "soap"\n', 'routes[0].api = "soap": must be one of \'http\', \'rest\''),
+        (R + '"/x"\napi = "rest"\npayload = "2.0"\n',
+         'routes[0].payload = "2.0": a REST route (api = "rest") sends payload format "1.0" only'),
+        (R + '"/a/{p+}/{q+}"\napi = "rest"\n',
+         'routes[0].path = "/a/{p+}/{q+}": at most one greedy parameter ({p+}, {q+}), as the last segment'),
+        (R + '"/a/{p+}/b"\napi = "rest"\n', 'routes[0].path = "/a/{p+}/b": a greedy {p+} must be the last segment'),
+        ('[server]\nrest_stage = "a/b"\n', 'server.rest_stage = "a/b": must be 1-128 letters, digits, "-" or "_"'),
+        ('[server]\nrest_stage = ""\n', 'server.rest_stage = "": must be 1-128 letters, digits, "-" or "_"'),
         (R + '"/x"\ncolour = 1\n', 'routes[0].colour: unknown key'),
         (F + '[[routes]]\nfunction = "g"\npath = "/x"\n', 'routes[0].function = "g": no such function (known: f)'),
         ('[[routes]]\nfunction = "g"\npath = "/x"\n',
@@ -342,7 +352,7 @@ def test_every_default(tmp_path: Path) -> None:
     assert config.server == ServerConfig(
         host="127.0.0.1", port=8080, data_dir=tmp_path / "data", functions_dir=tmp_path / "functions",
         max_body_bytes=6 * 1024 * 1024, max_header_bytes=16 * 1024, body_timeout=30.0, region="us-east-1",
-        account_id="000000000000", access_log=False, metrics_auth=True,
+        account_id="000000000000", access_log=False, metrics_auth=True, rest_stage="Prod",
     )
     assert config.executor == ExecutorConfig(
         max_workers=64, idle_timeout=600.0, queue_wait_ms=1000, init_timeout=10.0, preload=(),
@@ -353,7 +363,9 @@ def test_every_default(tmp_path: Path) -> None:
         name="f", handler="f.handler", memory=128, timeout=3.0, concurrency=10, environment={}, description="",
         max_retries=2, retry_base_delay=60.0, max_event_age=21600.0,
     )}
-    assert config.routes == (RouteConfig(method="ANY", path="/x", function="f", auth="none", asynchronous=False, cors=True),)
+    assert config.routes == (RouteConfig(
+        method="ANY", path="/x", function="f", auth="none", asynchronous=False, api="http", payload="2.0", cors=True,
+    ),)
     assert config.usage_plans == {
         "p": UsagePlanConfig(name="p", rate=None, burst=None, quota=None, quota_period="month"),
         "r": UsagePlanConfig(name="r", rate=2.5, burst=3, quota=None, quota_period="month"),
@@ -378,6 +390,15 @@ def test_every_default(tmp_path: Path) -> None:
     assert (empty.functions, empty.routes, empty.usage_plans, empty.websockets, empty.schedules, empty.buckets) == (
         {}, (), {}, (), (), ())
     assert (empty.server, empty.executor, empty.billing) == (config.server, config.executor, config.billing)
+
+
+def test_route_api_and_payload(tmp_path: Path) -> None:
+    config = load(tmp_path, F + '[server]\nrest_stage = "v1"\n'
+                  '[[routes]]\npath = "/a"\nfunction = "f"\napi = "rest"\n'
+                  '[[routes]]\npath = "/b"\nfunction = "f"\napi = "rest"\npayload = "1.0"\n'
+                  '[[routes]]\npath = "/c"\nfunction = "f"\npayload = "1.0"\n')
+    assert config.server.rest_stage == "v1"
+    assert [(r.api, r.payload) for r in config.routes] == [("rest", "1.0"), ("rest", "1.0"), ("http", "1.0")]
 
 
 def test_executor_user(tmp_path: Path) -> None:

@@ -169,3 +169,24 @@ def test_methods_are_compared_as_given(tmp_path: Path, method: str) -> None:
     assert hit(routes, method, "/m/1") == ("b", {"p": "1"})
     assert hit(routes, method.lower(), "/m") is None
     assert hit(routes, method.lower(), "/m/1") is None
+
+
+def test_rest_routes_answer_with_and_without_their_stage(tmp_path: Path) -> None:
+    text = FUNCTIONS + '[server]\nrest_stage = "Prod"\n' + "".join(
+        f'[[routes]]\nmethod = "{m}"\npath = "{p}"\nfunction = "{f}"\napi = "{api}"\n'
+        for m, p, f, api in (("GET", "/items/{id}", "a", "rest"), ("ANY", "/", "b", "rest"),
+                             ("GET", "/files/{proxy+}", "c", "rest"), ("GET", "/plain", "d", "http"))
+    )
+    (tmp_path / "config.toml").write_text(text)
+    config = load_config(tmp_path / "config.toml")
+    routes = RouteTable(config.routes, config.server.rest_stage)
+    for path, stage in (("/items/42", None), ("/Prod/items/42", "/Prod")):
+        found = routes.match("GET", path)
+        assert found is not None and found[0].config.function == "a" and found[1] == {"id": "42"}
+        assert found[0].stage == stage
+    assert hit(routes, "GET", "/Prod/files/a/b.txt") == ("c", {"proxy": "a/b.txt"})
+    assert hit(routes, "POST", "/Prod") == ("b", {})
+    assert hit(routes, "POST", "/") == ("b", {})
+    assert hit(routes, "GET", "/plain") == ("d", {})
+    assert hit(routes, "GET", "/Prod/plain") is None  # an HTTP API route has no stage prefix
+    assert hit(routes, "GET", "/Dev/items/42") is None

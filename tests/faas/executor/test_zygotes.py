@@ -64,7 +64,7 @@ class World:
 
     async def run(self, fn: Function) -> RunResult:
         rid = f"r{time.monotonic_ns()}"
-        meta = json.dumps({"id": rid, "arn": fn.arn, "timeout": 10000}).encode()
+        meta = json.dumps({"id": rid, "arn": fn.arn, "deadline": int(time.time() * 1000) + 10000}).encode()
         result, _ = await self.pool.run(fn, rid, meta, b"{}")
         return result
 
