@@ -18,7 +18,7 @@ TEXT_SUFFIXES = ("+json", "+xml")
 _time_cache: tuple[int, str] = (0, "")
 
 
-def _request_time(now: float) -> str:
+def request_time(now: float) -> str:
     """'12/Mar/2020:19:03:58 +0000', formatted once per second."""
     global _time_cache
     second = int(now)
@@ -84,7 +84,7 @@ def build_event(
         "requestId": request_id,
         "routeKey": route_key,
         "stage": "$default",
-        "time": _request_time(now),
+        "time": request_time(now),
         "timeEpoch": int(now * 1000),
     }
     if authorizer is not None:
@@ -142,13 +142,13 @@ def map_result(result: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
             raise MalformedResponse(f"header {name!r} must be a string")
         lname = str(name).lower()
         has_type = has_type or lname == "content-type"
-        headers.append((lname.encode("latin-1"), _header_value(value)))
+        headers.append((lname.encode("latin-1"), header_value(value)))
     multi = data.get("multiValueHeaders") or {}
     if isinstance(multi, dict):
         for name, values in multi.items():
             if isinstance(values, list):
                 for value in values:
-                    headers.append((str(name).lower().encode("latin-1"), _header_value(value)))
+                    headers.append((str(name).lower().encode("latin-1"), header_value(value)))
     cookies = data.get("cookies") or []
     if not isinstance(cookies, list) or not all(isinstance(c, str) for c in cookies):
         raise MalformedResponse("cookies must be a list of strings")
@@ -156,22 +156,26 @@ def map_result(result: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         headers.append((b"set-cookie", cookie.encode("latin-1", "replace")))
     if not has_type:
         headers.append((b"content-type", b"application/json"))
+    return status, headers, response_body(data)
+
+
+def response_body(data: dict[str, Any]) -> bytes:
+    """A full response's ``body`` (a string, base64 when ``isBase64Encoded``) as bytes; the same rule
+    in payload formats 1.0 and 2.0."""
     body = data.get("body")
     if body is None:
-        payload = b""
-    elif not isinstance(body, str):
+        return b""
+    if not isinstance(body, str):
         raise MalformedResponse(f"body must be a string, got {type(body).__name__}")
-    elif data.get("isBase64Encoded") is True:
+    if data.get("isBase64Encoded") is True:
         try:
-            payload = base64.b64decode(body, validate=True)
+            return base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise MalformedResponse(f"body is marked isBase64Encoded but is not base64: {exc}") from exc
-    else:
-        payload = body.encode("utf-8")
-    return status, headers, payload
+    return body.encode("utf-8")
 
 
-def _header_value(value: object) -> bytes:
+def header_value(value: object) -> bytes:
     if isinstance(value, bool):
         value = "true" if value else "false"
     text = str(value)

@@ -19,7 +19,6 @@ Built in one pass over the request headers, like the 2.0 event (gateway/http_eve
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import time
 import zlib
@@ -27,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from faas.config import ServerConfig
-from gateway.http_events import JSON_HEADERS, MalformedResponse, _header_value, _request_time, is_text
+from gateway.http_events import JSON_HEADERS, MalformedResponse, header_value, is_text, request_time, response_body
 
 __all__ = ["build_event_v1", "map_result_v1"]
 
@@ -132,7 +131,7 @@ def build_event_v1(
         "path": f"/{server.rest_stage}{path}" if rest else path,
         "protocol": f"HTTP/{scope.get('http_version', '1.1')}",
         "requestId": request_id,
-        "requestTime": _request_time(now),
+        "requestTime": request_time(now),
         "requestTimeEpoch": int(now * 1000),
         "resourceId": f"{zlib.crc32(resource.encode()):08x}"[:6] if rest else None,
         "resourcePath": resource,
@@ -203,7 +202,7 @@ def map_result_v1(result: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]
         if isinstance(value, (dict, list)) or value is None:
             raise MalformedResponse(f"header {name!r} must be a string")
         has_type = has_type or lname == "content-type"
-        headers.append((lname.encode("latin-1"), _header_value(value)))
+        headers.append((lname.encode("latin-1"), header_value(value)))
     for name, values in multi.items():
         if not isinstance(values, list):
             raise MalformedResponse(f"multiValueHeaders {name!r} must be a list")
@@ -212,19 +211,7 @@ def map_result_v1(result: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]
             if isinstance(value, (dict, list)) or value is None:
                 raise MalformedResponse(f"multiValueHeaders {name!r} must hold strings")
             has_type = has_type or lname == "content-type"
-            headers.append((lname.encode("latin-1"), _header_value(value)))
+            headers.append((lname.encode("latin-1"), header_value(value)))
     if not has_type:
         headers.extend(JSON_HEADERS)
-    body = data.get("body")
-    if body is None:
-        payload = b""
-    elif not isinstance(body, str):
-        raise MalformedResponse(f"body must be a string, got {type(body).__name__}")
-    elif data.get("isBase64Encoded") is True:
-        try:
-            payload = base64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise MalformedResponse(f"body is marked isBase64Encoded but is not base64: {exc}") from exc
-    else:
-        payload = body.encode("utf-8")
-    return status, headers, payload
+    return status, headers, response_body(data)

@@ -27,15 +27,12 @@ from faas.records import Trigger
 from faas.runtime import Runtime
 from faas.trace import child, from_scope_headers
 from gateway.asgi import fold_headers
+from gateway.http_events import request_time
 from gateway.auth import REFUSALS, WEBSOCKETS, Caller, authorize
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 128 * 1024  # API Gateway's WebSocket message limit
-
-
-def _request_time(now: float) -> str:
-    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now))
 
 
 class Connection:
@@ -216,7 +213,7 @@ class WebSocketApi:
                 "routeKey": route_key,
                 "eventType": event_type,
                 "extendedRequestId": rid,
-                "requestTime": _request_time(now),
+                "requestTime": request_time(now),
                 "messageDirection": "IN",
                 "stage": conn.ws.stage,
                 "connectedAt": conn.connected_at,
