@@ -370,5 +370,9 @@ def run(sock: socket.socket, spec: WorkerSpec, log_fd: int) -> None:
     sys.path[:] = [*code, *(p for p in sys.path if p not in code)]
     worker.init()
     if worker.handler is None:
+        # Init failed and READY said why. Stay until the gateway hangs up (it kills us): exiting now
+        # could fail the gateway's write of the first invoke frame, and with it the READY unread.
+        while worker.rfile.read(65536):
+            pass
         return
     worker.serve()
