@@ -4,29 +4,22 @@ result to a response."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import re
 import time
 from typing import Any
 
-import httpx
 import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2Model
-from starlette.types import Receive, Scope, Send
 
-from faas.config import ServerConfig, load_config
+from faas.config import ServerConfig
 from gateway.http_events import MalformedResponse, build_event, is_text, map_result
-
-CLIENT = ("203.0.113.9", 4711)
-
+from tests.gateway.asgi_client import event_through, server_config
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> ServerConfig:
-    path = tmp_path_factory.mktemp("cfg") / "config.toml"
-    path.write_text('[server]\nhost = "10.0.0.5"\nport = 9000\naccount_id = "123456789012"\n')
-    return load_config(path).server
+    return server_config(tmp_path_factory.mktemp("cfg"))
 
 
 def event_for(
@@ -40,29 +33,14 @@ def event_for(
     path_params: dict[str, str] | None = None,
     authorizer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Send a real request through httpx's ASGI transport to an app that answers with its event."""
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        event = build_event(
-            dict(scope), body, route_key=route_key, path_params=path_params or {}, request_id="req-1",
+    """The 2.0 event of a real request."""
+    return event_through(
+        lambda scope, body: build_event(
+            scope, body, route_key=route_key, path_params=path_params or {}, request_id="req-1",
             server=server, authorizer=authorizer,
-        )
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": json.dumps(event).encode()})
-
-    async def call() -> dict[str, Any]:
-        transport = httpx.ASGITransport(app=app, client=CLIENT)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api.example.com:8080") as client:
-            response = await client.request(method, url, headers=headers, content=content)
-            return response.json()  # type: ignore[no-any-return]
-
-    return asyncio.run(call())
+        ),
+        method, url, headers=headers, content=content,
+    )
 
 
 def scope_event(server: ServerConfig, scope: dict[str, Any], body: bytes = b"") -> dict[str, Any]:

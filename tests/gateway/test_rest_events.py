@@ -3,29 +3,22 @@ real ASGI scopes (made by httpx's ASGI transport from real requests), and the 1.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import time
 from typing import Any
 
-import httpx
 import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel
-from starlette.types import Receive, Scope, Send
 
-from faas.config import ServerConfig, load_config
+from faas.config import ServerConfig
 from gateway.http_events import MalformedResponse
 from gateway.rest_events import build_event_v1, map_result_v1
-
-CLIENT = ("203.0.113.9", 4711)
-
+from tests.gateway.asgi_client import event_through, server_config
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> ServerConfig:
-    path = tmp_path_factory.mktemp("cfg") / "config.toml"
-    path.write_text('[server]\nhost = "10.0.0.5"\nport = 9000\naccount_id = "123456789012"\n')
-    return load_config(path).server
+    return server_config(tmp_path_factory.mktemp("cfg"))
 
 
 def event_for(
@@ -41,30 +34,15 @@ def event_for(
     stage_prefix: str | None = None,
     api_key_id: str | None = None,
 ) -> dict[str, Any]:
-    """Send a real request through httpx's ASGI transport to an app that answers with its event."""
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        event = build_event_v1(
-            dict(scope), body, rest=rest, method=scope["method"], resource=resource,
+    """The 1.0 event (REST, or HTTP API's with ``rest=False``) of a real request."""
+    return event_through(
+        lambda scope, body: build_event_v1(
+            scope, body, rest=rest, method=scope["method"], resource=resource,
             route_key=f"GET {resource}", path_params=path_params or {},
             request_id="req-1", server=server, stage_prefix=stage_prefix, api_key_id=api_key_id,
-        )
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": json.dumps(event).encode()})
-
-    async def call() -> dict[str, Any]:
-        transport = httpx.ASGITransport(app=app, client=CLIENT)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api.example.com:8080") as client:
-            response = await client.request(method, url, headers=headers, content=content)
-            return response.json()  # type: ignore[no-any-return]
-
-    return asyncio.run(call())
+        ),
+        method, url, headers=headers, content=content,
+    )
 
 
 def test_rest_event_every_field(server: ServerConfig) -> None:
